@@ -1,0 +1,394 @@
+"""The otel-replay command line: parse options, run the pipeline, print the summary, set the exit status."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import orjson
+import typer
+
+from otel_replay import __version__
+from otel_replay.discover import Source
+from otel_replay.errors import ReplayError, UsageError
+from otel_replay.export import ExportSettings
+from otel_replay.model import AnyValue, Signal
+from otel_replay.replay import ReplayOptions, replay
+from otel_replay.report import Summary
+
+__all__ = ["app", "main"]
+
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+REPLAYABLE: Final = (Signal.TRACES, Signal.LOGS)
+
+app = typer.Typer(
+    name="otel-replay",
+    help="Replay OpenTelemetry traces and logs from files into any OTLP endpoint, exactly as recorded.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Header values may carry tokens, so a traceback must never print local variables.
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"otel-replay {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Replay OpenTelemetry traces and logs from files into any OTLP endpoint, exactly as recorded."""
+
+
+PathsArgument = Annotated[
+    list[Path],
+    typer.Argument(help="Telemetry files, or directories to search recursively.", show_default=False),
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint",
+        help="Base URL of the OTLP/HTTP receiver; /v1/traces and /v1/logs are appended. "
+        "Default: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318.",
+        show_default=False,
+    ),
+]
+TracesEndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--traces-endpoint",
+        help="Full URL for spans, used as given. Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else from --endpoint.",
+        show_default=False,
+    ),
+]
+LogsEndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--logs-endpoint",
+        help="Full URL for log records, used as given, such as http://loki:3100/otlp/v1/logs. "
+        "Default: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else from --endpoint.",
+        show_default=False,
+    ),
+]
+HeaderOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--header",
+        metavar="KEY=VALUE",
+        help="HTTP header for every request; repeat for more. Values are never printed. "
+        "Default: OTEL_EXPORTER_OTLP_HEADERS.",
+        show_default=False,
+    ),
+]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        min=0.001,
+        help="Time allowed for one batch, retries included. Default: OTEL_EXPORTER_OTLP_TIMEOUT, else 10.",
+        show_default=False,
+    ),
+]
+CompressionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--compression",
+        metavar="gzip|deflate|none",
+        help="Request body compression. Default: OTEL_EXPORTER_OTLP_COMPRESSION, else none.",
+        show_default=False,
+    ),
+]
+CertificateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--certificate",
+        metavar="FILE",
+        help="PEM file of CA certificates to trust for https. Default: OTEL_EXPORTER_OTLP_CERTIFICATE, "
+        "else the system's trust store.",
+        show_default=False,
+    ),
+]
+BatchSizeOption = Annotated[
+    int,
+    typer.Option("--batch-size", metavar="N", min=1, max=100_000, help="Records per export request, per signal."),
+]
+SignalsOption = Annotated[
+    str,
+    typer.Option("--signals", metavar="LIST", help="Comma-separated signals to send: traces, logs."),
+]
+ResourceAttributeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--resource-attribute",
+        metavar="KEY=VALUE",
+        help="Resource attribute added to every record, replacing a recorded value of the same key; repeatable.",
+        show_default=False,
+    ),
+]
+ResourceFromEnvOption = Annotated[
+    bool,
+    typer.Option(
+        "--resource-from-env",
+        help="Also add the resource attributes of OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, "
+        "which are ignored by default so that only recorded attributes are sent.",
+    ),
+]
+NoDedupeOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-dedupe",
+        help="Send every record as read, even when the same span or log record appears twice.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print errors only: no progress bar, warnings or summary table.")
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Also log each exported batch.")]
+
+
+@app.command("replay")
+def replay_command(
+    paths: PathsArgument,
+    endpoint: EndpointOption = None,
+    traces_endpoint: TracesEndpointOption = None,
+    logs_endpoint: LogsEndpointOption = None,
+    header: HeaderOption = None,
+    timeout: TimeoutOption = None,
+    compression: CompressionOption = None,
+    certificate: CertificateOption = None,
+    batch_size: BatchSizeOption = 512,
+    signals: SignalsOption = "traces,logs",
+    resource_attribute: ResourceAttributeOption = None,
+    resource_from_env: ResourceFromEnvOption = False,
+    no_dedupe: NoDedupeOption = False,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Send the spans and log records in telemetry files to an OTLP/HTTP endpoint.
+
+    Spans keep their trace, span and parent IDs and their times to the nanosecond, and
+    duplicate records (CodeMachine's latest*.json repeats the newest session) are sent once.
+    The exit status is 0 when every record was delivered, 1 when any record was invalid or
+    failed to send, and 2 for usage errors.
+
+    Example:
+
+        otel-replay replay ~/.codemachine/traces --endpoint http://localhost:4318
+    """
+    _configure_logging(quiet=quiet, verbose=verbose)
+    with _errors_to_exit():
+        settings = ExportSettings(
+            endpoint=endpoint,
+            traces_endpoint=traces_endpoint,
+            logs_endpoint=logs_endpoint,
+            headers=_parse_headers(header),
+            timeout=timeout,
+            compression=_parse_compression(compression),
+            certificate=_check_certificate(certificate),
+        )
+        options = ReplayOptions(
+            signals=_parse_signals(signals),
+            dedupe=not no_dedupe,
+            batch_size=batch_size,
+            resource_attributes=_resource_attributes(resource_attribute, from_env=resource_from_env),
+        )
+        summary = _run(paths, options, settings, show_progress=not quiet)
+
+    _finish(summary, json_output=json_output, quiet=quiet)
+
+
+@app.command("demo")
+def demo_command(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or directories to replay. Default: the bundled CodeMachine bug report."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Replay into a receiver started on 127.0.0.1 for the run, and show what arrived.
+
+    Without paths it replays a real CodeMachine bug report bundled with otel-replay, so
+    it is a first run that needs no collector. With paths it previews what a backend
+    would receive from your own files, sending nothing anywhere else.
+
+    Example:
+
+        otel-replay demo
+    """
+    _configure_logging(quiet=False, verbose=False)
+    from otel_replay.demo import BUNDLED_REPORT, describe
+    from otel_replay.receiver import OTLPReceiver
+
+    with _errors_to_exit(), OTLPReceiver() as receiver:
+        typer.echo(f"Started an OTLP/HTTP receiver at {receiver.url}", err=True)
+        settings = ExportSettings(endpoint=receiver.url, timeout=10.0)
+        summary = _run(paths or [BUNDLED_REPORT], ReplayOptions(), settings, show_progress=True)
+
+    if not json_output:
+        typer.echo(describe(receiver.received))
+    _finish(summary, json_output=json_output, quiet=False)
+
+
+def main() -> None:
+    """Run the command line."""
+    app()
+
+
+# --- option parsing --------------------------------------------------------------------
+
+
+def _parse_key_values(values: Sequence[str] | None, option: str, *, secret: bool) -> dict[str, str] | None:
+    if values is None:
+        return None
+
+    pairs: dict[str, str] = {}
+    for number, text in enumerate(values, start=1):
+        key, separator, value = text.partition("=")
+        key = key.strip()
+        if not separator or not key:
+            shown = f"number {number}" if secret else repr(text)
+            msg = f"invalid {option} value ({shown}): expected KEY=VALUE, such as {option} 'Authorization=Bearer ...'"
+            if not secret:
+                msg = (
+                    f"invalid {option} value {shown}: expected KEY=VALUE, such as {option} deployment.environment=test"
+                )
+            raise UsageError(msg)
+        pairs[key] = value
+    return pairs
+
+
+def _parse_headers(values: Sequence[str] | None) -> dict[str, str] | None:
+    return _parse_key_values(values, "--header", secret=True)
+
+
+def _parse_compression(value: str | None) -> str | None:
+    if value is None:
+        return None
+    normalized = value.strip().lower()
+    if normalized not in ("gzip", "deflate", "none"):
+        msg = f"invalid --compression {value!r}: expected gzip, deflate or none"
+        raise UsageError(msg)
+    return normalized
+
+
+def _check_certificate(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        msg = f"--certificate file not found: {path}"
+        raise UsageError(msg)
+    return str(path)
+
+
+def _parse_signals(text: str) -> frozenset[Signal]:
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    if not names:
+        msg = "--signals is empty: expected a comma-separated list of traces, logs"
+        raise UsageError(msg)
+
+    signals = set()
+    for name in names:
+        if name == Signal.METRICS.value:
+            msg = "--signals metrics: metrics are not replayed yet; expected traces, logs or both"
+            raise UsageError(msg)
+        if name not in (signal.value for signal in REPLAYABLE):
+            msg = f"invalid --signals value {name!r}: expected traces, logs or both, comma-separated"
+            raise UsageError(msg)
+        signals.add(Signal(name))
+    return frozenset(signals)
+
+
+def _resource_attributes(values: Sequence[str] | None, *, from_env: bool) -> dict[str, AnyValue]:
+    attributes: dict[str, AnyValue] = {}
+    if from_env:
+        from opentelemetry.sdk.resources import OTELResourceDetector
+
+        attributes.update(OTELResourceDetector().detect().attributes)
+    attributes.update(_parse_key_values(values, "--resource-attribute", secret=False) or {})
+    return attributes
+
+
+# --- running and output ----------------------------------------------------------------
+
+
+def _run(paths: Sequence[Path], options: ReplayOptions, settings: ExportSettings, *, show_progress: bool) -> Summary:
+    if not show_progress or not sys.stderr.isatty():
+        return replay(paths, options, settings)
+
+    progress = _Progress()
+    try:
+        return replay(paths, options, settings, on_progress=progress.advance, on_start=progress.start)
+    finally:
+        progress.close()
+
+
+class _Progress:
+    """A progress bar on stderr, measured in bytes of input read."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def start(self, sources: Sequence[Source]) -> None:
+        total = sum(source.size for source in sources)
+        self._bar = typer.progressbar(length=max(total, 1), label="Replaying", file=sys.stderr, width=30)
+        self._bar.__enter__()
+
+    def advance(self, size: int) -> None:
+        if self._bar is not None:
+            self._bar.update(size)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+def _finish(summary: Summary, *, json_output: bool, quiet: bool) -> None:
+    if json_output:
+        sys.stdout.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif not quiet:
+        typer.echo(summary.render(), err=True)
+    raise typer.Exit(code=summary.exit_status)
+
+
+@contextmanager
+def _errors_to_exit() -> Iterator[None]:
+    try:
+        yield
+    except UsageError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(code=EXIT_USAGE) from None
+    except ReplayError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(code=EXIT_FAILED) from None
+
+
+class _MessageFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.capitalize()}: {record.getMessage()}"
+
+
+def _configure_logging(*, quiet: bool, verbose: bool) -> None:
+    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_MessageFormatter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "otel_replay", False):
+            root.removeHandler(existing)
+    handler.otel_replay = True  # type: ignore[attr-defined]  # marks the handler this module installed
+    root.addHandler(handler)
+    root.setLevel(level)

@@ -1,0 +1,486 @@
+"""Read the JSON files that CodeMachine CLI's file exporters write (format version 1).
+
+A trace file is ``{"version", "service", "exportedAt", "spanCount", "spans": [...]}``, a log
+file has ``logCount`` and ``logs`` instead, and a metrics file has ``"type": "metrics"`` and
+``metrics``. Span and event times are float milliseconds since the epoch; log times are
+``[seconds, nanoseconds]``. The format carries no span kind, links, trace state, scope or
+dropped counts, so spans are INTERNAL and scopes are empty.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Final
+
+import orjson
+
+from otel_replay.errors import InputError, RecordError
+from otel_replay.model import (
+    AnyValue,
+    EventData,
+    Item,
+    Location,
+    LogData,
+    Notice,
+    ResourceData,
+    ScopeData,
+    Signal,
+    Skipped,
+    SpanData,
+)
+from otel_replay.values import (
+    NANOS_PER_MILLISECOND,
+    NANOS_PER_SECOND,
+    decode_attributes,
+    decode_text,
+    decode_value,
+    to_unix_nano,
+)
+
+__all__ = ["NAME", "read", "sniff"]
+
+NAME: Final = "codemachine"
+
+# Numbers are parsed as Decimal so that times keep every digit written in the file; the
+# standard library parser also accepts the lone surrogate escapes CodeMachine writes.
+_DECODER: Final = json.JSONDecoder(parse_float=Decimal)
+_SNIFF: Final = re.compile(rb'"(spanCount|logCount|exportCount|spans|logs)"\s*:|"type"\s*:\s*"metrics"')
+_ARRAY_START: Final = re.compile(r'"(spans|logs|metrics)"\s*:\s*\[')
+_SERVICE: Final = re.compile(r'"service"\s*:\s*("(?:[^"\\]|\\.)*")')
+_HEX: Final = re.compile(r"[0-9a-fA-F]+")
+_SIGNAL_OF_ARRAY: Final = {"spans": Signal.TRACES, "logs": Signal.LOGS, "metrics": Signal.METRICS}
+_EMPTY_SCOPE: Final = ScopeData()
+_INVALID: Final = "invalid"
+_HINT: Final = "Fix or remove this record to send it; the other records are sent."
+
+
+def sniff(head: bytes) -> bool:
+    """Tell from the first bytes of a file whether it looks like a CodeMachine file."""
+    stripped = head.lstrip()
+    if not stripped.startswith(b"{"):
+        return False
+    return b'"version"' in head and _SNIFF.search(head) is not None
+
+
+def read(path: Path) -> Iterator[Item]:
+    """Yield the records of one CodeMachine file, with skipped records and notices in order.
+
+    Raises:
+        InputError: the file cannot be read, is not JSON, or is not a CodeMachine file.
+            A truncated file yields its complete records first.
+    """
+    text = _read_text(path)
+    try:
+        document = _DECODER.decode(text)
+    except json.JSONDecodeError as error:
+        yield from _salvage(path, text, error)
+        return
+
+    if not isinstance(document, dict):
+        raise InputError(path, f"expected a JSON object at the top level, got a JSON {_json_type(document)}")
+
+    yield from _read_document(path, document)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(path, f"cannot read the file: {error.strerror}") from error
+
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        msg = f"not UTF-8 text: invalid byte 0x{data[error.start]:02x} at offset {error.start}"
+        raise InputError(path, msg) from error
+
+
+def _read_document(path: Path, document: dict[str, object]) -> Iterator[Item]:
+    notices: list[Notice] = []
+    service = _read_service(path, document.get("service"), notices)
+
+    if document.get("version") != 1:
+        version = document.get("version")
+        notices.append(Notice(Location(path), f"format version {version!r} is not 1; reading it as version 1"))
+
+    if "spans" in document:
+        records = _require_array(path, document, "spans")
+        _check_count(path, document, "spanCount", len(records), notices)
+        yield from notices
+        yield from _read_spans(path, records, service)
+    elif "logs" in document:
+        records = _require_array(path, document, "logs")
+        _check_count(path, document, "logCount", len(records), notices)
+        yield from notices
+        yield from _read_logs(path, records, service)
+    elif document.get("type") == "metrics" or "metrics" in document:
+        yield from notices
+        yield _skip_metrics(path, document.get("metrics"))
+    else:
+        msg = 'not a CodeMachine telemetry file: it has no "spans", "logs" or "metrics" array'
+        raise InputError(path, msg)
+
+
+def _read_service(path: Path, json_service: object, notices: list[Notice]) -> str | None:
+    if isinstance(json_service, str):
+        return decode_text(json_service, Location(path, None, "service"), notices)
+
+    notices.append(Notice(Location(path, None, "service"), "missing or not a string; the resource has no service.name"))
+    return None
+
+
+def _require_array(path: Path, document: Mapping[str, object], key: str) -> list[object]:
+    records = document[key]
+    if not isinstance(records, list):
+        raise InputError(path, f'expected "{key}" to be an array, got a JSON {_json_type(records)}')
+    return records
+
+
+def _check_count(path: Path, document: Mapping[str, object], key: str, actual: int, notices: list[Notice]) -> None:
+    declared = document.get(key)
+    if declared is None or declared == actual:
+        return
+    notices.append(Notice(Location(path, None, key), f"says {declared} but the file contains {actual} records"))
+
+
+def _read_spans(path: Path, json_spans: list[object], service: str | None) -> Iterator[Item]:
+    resource = ResourceData({"service.name": service} if service is not None else {})
+    for index, json_span in enumerate(json_spans):
+        notices: list[Notice] = []
+        try:
+            span = _decode_span(path, index, json_span, resource, notices)
+        except RecordError as error:
+            yield _skip_invalid(Signal.TRACES, path, index, error)
+            continue
+        yield span
+        yield from notices
+
+
+def _read_logs(path: Path, json_logs: list[object], service: str | None) -> Iterator[Item]:
+    resources: dict[bytes, ResourceData] = {}
+    fallback = ResourceData({"service.name": service} if service is not None else {})
+    for index, json_log in enumerate(json_logs):
+        notices: list[Notice] = []
+        try:
+            log = _decode_log(path, index, json_log, resources, fallback, notices)
+        except RecordError as error:
+            yield _skip_invalid(Signal.LOGS, path, index, error)
+            continue
+        yield log
+        yield from notices
+
+
+def _skip_invalid(signal: Signal, path: Path, index: int, error: RecordError) -> Skipped:
+    return Skipped(signal, Location(path, index, error.field), _INVALID, f"{error.message}. {_HINT}")
+
+
+def _skip_metrics(path: Path, json_exports: object) -> Skipped:
+    points = _count_data_points(json_exports)
+    msg = f"{points} metric data point(s) are not replayed: this version replays traces and logs only"
+    return Skipped(Signal.METRICS, Location(path), "metrics not replayed yet", msg, count=points)
+
+
+def _count_data_points(json_exports: object) -> int:
+    if not isinstance(json_exports, list):
+        return 0
+    points = 0
+    for export in json_exports:
+        for scope_metrics in _list_field(export, "scopeMetrics"):
+            for metric in _list_field(scope_metrics, "metrics"):
+                points += len(_list_field(metric, "dataPoints"))
+    return points
+
+
+def _list_field(json_object: object, key: str) -> list[object]:
+    value = json_object.get(key) if isinstance(json_object, dict) else None
+    return value if isinstance(value, list) else []
+
+
+# --- spans -----------------------------------------------------------------------------
+
+
+def _decode_span(path: Path, index: int, json_span: object, resource: ResourceData, notices: list[Notice]) -> SpanData:
+    span = _require_object(json_span, "span")
+    location = Location(path, index)
+
+    name = decode_text(_require_str(span, "name"), Location(path, index, "name"), notices)
+    trace_id = _decode_id(span.get("traceId"), "traceId", 32)
+    span_id = _decode_id(span.get("spanId"), "spanId", 16)
+    parent_span_id = _decode_parent_id(span.get("parentSpanId"))
+    start = to_unix_nano(span.get("startTime"), NANOS_PER_MILLISECOND, "startTime")
+    end = to_unix_nano(span.get("endTime"), NANOS_PER_MILLISECOND, "endTime")
+    status_code, status_message = _decode_status(span.get("status"), location, notices)
+
+    attributes = decode_attributes(span.get("attributes"), Location(path, index, "attributes"), notices)
+    events = _decode_events(span.get("events"), location, notices)
+
+    return SpanData(
+        location=location,
+        resource=resource,
+        scope=_EMPTY_SCOPE,
+        name=name,
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent_span_id,
+        start_time_unix_nano=start,
+        end_time_unix_nano=end,
+        status_code=status_code,
+        status_message=status_message,
+        attributes=attributes,
+        events=events,
+    )
+
+
+def _decode_id(value: object, field: str, digits: int) -> int:
+    if not isinstance(value, str):
+        raise RecordError(field, f"missing or not a string; expected {digits} hexadecimal digits")
+    if len(value) != digits or _HEX.fullmatch(value) is None:
+        raise RecordError(field, f"invalid ID {value!r}: expected {digits} hexadecimal digits")
+
+    number = int(value, 16)
+    if number == 0:
+        raise RecordError(field, f"invalid ID {value!r}: an all-zero ID is not valid in OpenTelemetry")
+    return number
+
+
+def _decode_parent_id(value: object) -> int:
+    # CodeMachine omits the key on roots; an empty or all-zero ID also means "no parent" in OTLP.
+    if value is None or value == "" or (isinstance(value, str) and set(value) == {"0"}):
+        return 0
+    return _decode_id(value, "parentSpanId", 16)
+
+
+def _decode_status(json_status: object, location: Location, notices: list[Notice]) -> tuple[int, str]:
+    if json_status is None:
+        return 0, ""
+    status = _require_object(json_status, "status", field="status")
+
+    code = status.get("code", 0)
+    if isinstance(code, bool) or not isinstance(code, int) or code not in (0, 1, 2):
+        raise RecordError("status.code", f"invalid status code {code!r}: expected 0 (UNSET), 1 (OK) or 2 (ERROR)")
+
+    message = status.get("message", "")
+    if not isinstance(message, str):
+        raise RecordError("status.message", f"expected a string, got {_json_type(message)}")
+    message_location = Location(location.path, location.index, "status.message")
+    return code, decode_text(message, message_location, notices)
+
+
+def _decode_events(json_events: object, location: Location, notices: list[Notice]) -> tuple[EventData, ...]:
+    if json_events is None:
+        return ()
+    if not isinstance(json_events, list):
+        raise RecordError("events", f"expected an array, got a JSON {_json_type(json_events)}")
+
+    events = []
+    for number, json_event in enumerate(json_events):
+        field = f"events[{number}]"
+        event = _require_object(json_event, "event", field=field)
+        name = event.get("name")
+        if not isinstance(name, str):
+            raise RecordError(f"{field}.name", "missing or not a string")
+
+        time = to_unix_nano(event.get("time"), NANOS_PER_MILLISECOND, f"{field}.time")
+        event_location = Location(location.path, location.index, f"{field}.attributes")
+        attributes = decode_attributes(event.get("attributes"), event_location, notices)
+        name_location = Location(location.path, location.index, f"{field}.name")
+        events.append(EventData(decode_text(name, name_location, notices), time, attributes))
+    return tuple(events)
+
+
+# --- logs ------------------------------------------------------------------------------
+
+
+def _decode_log(
+    path: Path,
+    index: int,
+    json_log: object,
+    resources: dict[bytes, ResourceData],
+    fallback: ResourceData,
+    notices: list[Notice],
+) -> LogData:
+    log = _require_object(json_log, "log record")
+    location = Location(path, index)
+
+    time = _decode_hr_time(log.get("timestamp"))
+    severity_number = _decode_severity_number(log.get("severityNumber"))
+    severity_text = log.get("severityText")
+    if severity_text is not None and not isinstance(severity_text, str):
+        raise RecordError("severityText", f"expected a string, got a JSON {_json_type(severity_text)}")
+
+    body = decode_value(log.get("body"), Location(path, index, "body"), notices)
+    attributes = decode_attributes(log.get("attributes"), Location(path, index, "attributes"), notices)
+    resource = _decode_log_resource(log.get("resource"), location, resources, fallback, notices)
+    trace_id, span_id = _correlation(attributes, location, notices)
+
+    return LogData(
+        location=location,
+        resource=resource,
+        scope=_EMPTY_SCOPE,
+        time_unix_nano=time,
+        # The format has no observed time, so the record's own time stands in for it.
+        observed_time_unix_nano=time,
+        severity_number=severity_number,
+        severity_text=None if severity_text is None else decode_text(severity_text, location, notices),
+        body=body,
+        attributes=attributes,
+        trace_id=trace_id,
+        span_id=span_id,
+    )
+
+
+def _decode_hr_time(value: object) -> int:
+    if not isinstance(value, list) or len(value) != 2:
+        raise RecordError("timestamp", f"expected [seconds, nanoseconds], got {_short(value)}")
+
+    seconds, nanos = value
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        raise RecordError("timestamp[0]", f"expected a whole number of seconds, got {_short(seconds)}")
+    if isinstance(nanos, bool) or not isinstance(nanos, int) or not 0 <= nanos < NANOS_PER_SECOND:
+        raise RecordError("timestamp[1]", f"expected whole nanoseconds from 0 to 999999999, got {_short(nanos)}")
+    return seconds * NANOS_PER_SECOND + nanos
+
+
+def _decode_severity_number(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 24:
+        raise RecordError("severityNumber", f"invalid severity number {_short(value)}: expected 0 to 24")
+    return value
+
+
+def _decode_log_resource(
+    json_resource: object,
+    location: Location,
+    resources: dict[bytes, ResourceData],
+    fallback: ResourceData,
+    notices: list[Notice],
+) -> ResourceData:
+    if json_resource is None:
+        return fallback
+    if not isinstance(json_resource, dict):
+        raise RecordError("resource", f"expected an object of attributes, got a JSON {_json_type(json_resource)}")
+
+    key = orjson.dumps(json_resource, default=str, option=orjson.OPT_SORT_KEYS)
+    cached = resources.get(key)
+    if cached is not None:
+        return cached
+
+    resource_location = Location(location.path, location.index, "resource")
+    resource = ResourceData(decode_attributes(json_resource, resource_location, notices))
+    resources[key] = resource
+    return resource
+
+
+def _correlation(attributes: Mapping[str, AnyValue], location: Location, notices: list[Notice]) -> tuple[int, int]:
+    """Take the trace and span ID from the ``trace.id`` and ``span.id`` attributes.
+
+    CodeMachine's logger writes the active span's IDs only as these attributes, so this is
+    the one way a backend can link the log record to its span.
+    """
+    trace_id = _correlation_id(attributes.get("trace.id"), "trace.id", 32, location, notices)
+    span_id = _correlation_id(attributes.get("span.id"), "span.id", 16, location, notices)
+    return trace_id, span_id
+
+
+def _correlation_id(value: AnyValue, key: str, digits: int, location: Location, notices: list[Notice]) -> int:
+    if value is None:
+        return 0
+    try:
+        return _decode_id(value, key, digits)
+    except RecordError as error:
+        field_location = Location(location.path, location.index, f'attributes["{key}"]')
+        notices.append(Notice(field_location, f"{error.message}; the record is sent without this correlation"))
+        return 0
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _require_object(value: object, what: str, field: str | None = None) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise RecordError(field or "(record)", f"expected a JSON object for the {what}, got a JSON {_json_type(value)}")
+    return value
+
+
+def _require_str(record: Mapping[str, object], field: str) -> str:
+    value = record.get(field)
+    if not isinstance(value, str):
+        raise RecordError(field, "missing or not a string")
+    return value
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float, Decimal)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _short(value: object) -> str:
+    text = orjson.dumps(value, default=str).decode() if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- truncated files -------------------------------------------------------------------
+
+
+def _salvage(path: Path, text: str, error: json.JSONDecodeError) -> Iterator[Item]:
+    """Yield the complete records before a JSON error, then raise an InputError for the rest.
+
+    A bug report's file is often cut short, for example when the process was killed during a
+    write; the records before the cut are still worth sending.
+    """
+    where = f"line {error.lineno} column {error.colno}"
+    start = _ARRAY_START.search(text)
+    if start is None or start.end() > error.pos:
+        raise InputError(path, f"not valid JSON: {error.msg} at {where}") from error
+
+    service_match = _SERVICE.search(text, 0, start.start())
+    service = json.loads(service_match.group(1)) if service_match else None
+    array_name = start.group(1)
+    json_records, end = _complete_elements(text, start.end())
+    signal = _SIGNAL_OF_ARRAY[array_name]
+
+    if signal is Signal.TRACES:
+        yield from _read_spans(path, json_records, service)
+    elif signal is Signal.LOGS:
+        yield from _read_logs(path, json_records, service)
+    else:
+        yield _skip_metrics(path, json_records)
+
+    msg = (
+        f"invalid JSON at {where} ({error.msg}): the file looks truncated or damaged after "
+        f'{len(json_records)} complete record(s) of "{array_name}", which were read; '
+        f"anything after offset {end} is lost"
+    )
+    raise InputError(path, msg) from error
+
+
+def _complete_elements(text: str, position: int) -> tuple[list[object], int]:
+    elements: list[object] = []
+    length = len(text)
+    while True:
+        position = _skip_separators(text, position, length)
+        if position >= length or text[position] == "]":
+            return elements, position
+        try:
+            element, position = _DECODER.raw_decode(text, position)
+        except json.JSONDecodeError:
+            return elements, position
+        elements.append(element)
+
+
+def _skip_separators(text: str, position: int, length: int) -> int:
+    while position < length and text[position] in " \t\r\n,":
+        position += 1
+    return position

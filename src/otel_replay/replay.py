@@ -1,0 +1,145 @@
+"""Run the pipeline: discover files, read records, transform, rebuild SDK objects, export and account."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from otel_replay import formats
+from otel_replay.discover import Source, discover
+from otel_replay.errors import InputError
+from otel_replay.export import BatchExporter, ExportSettings
+from otel_replay.model import AnyValue, Item, Location, Notice, Signal, Skipped, SpanData
+from otel_replay.rebuild import Rebuilder
+from otel_replay.report import DUPLICATE, NOT_SELECTED, Summary
+from otel_replay.transform import Deduplicator, ParentIndex, ResourceOverlay
+
+__all__ = ["ReplayOptions", "replay"]
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of bytes of input finished since the last call."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    """What to send and how: everything but the exporter settings."""
+
+    signals: frozenset[Signal] = frozenset({Signal.TRACES, Signal.LOGS})
+    dedupe: bool = True
+    batch_size: int = 512
+    resource_attributes: Mapping[str, AnyValue] = field(default_factory=dict)
+
+
+def replay(
+    paths: Sequence[Path],
+    options: ReplayOptions,
+    settings: ExportSettings,
+    on_progress: ProgressCallback | None = None,
+    on_start: Callable[[Sequence[Source]], None] | None = None,
+) -> Summary:
+    """Replay every telemetry record under `paths` and return the accounting of the run.
+
+    Raises:
+        UsageError: a path does not exist or an endpoint is invalid.
+    """
+    sources = discover(paths)
+    summary = Summary()
+    exporter = BatchExporter(settings, options.signals, options.batch_size, summary)
+    run = _Run(options, summary, exporter)
+    if on_start is not None:
+        on_start(sources)
+
+    try:
+        for source in sources:
+            run.read_file(source)
+            if on_progress is not None:
+                on_progress(source.size)
+    finally:
+        exporter.close()
+
+    summary.counts[Signal.TRACES].orphan_spans = run.parents.orphan_count()
+    return summary
+
+
+class _Run:
+    def __init__(self, options: ReplayOptions, summary: Summary, exporter: BatchExporter) -> None:
+        self.options = options
+        self.summary = summary
+        self.exporter = exporter
+        self.dedupe = Deduplicator() if options.dedupe else None
+        self.overlay = ResourceOverlay(options.resource_attributes)
+        self.rebuilder = Rebuilder()
+        self.parents = ParentIndex()
+
+    def read_file(self, source: Source) -> None:
+        try:
+            file_format = formats.detect(source.path)
+        except InputError as error:
+            self._file_error(source.path, error.message)
+            return
+
+        if file_format is None:
+            self._not_telemetry(source)
+            return
+
+        signals_seen: set[Signal] = set()
+        if self.dedupe is not None:
+            self.dedupe.start_file()
+        try:
+            for item in file_format.read(source.path):
+                self._handle(item, signals_seen)
+        except InputError as error:
+            self._file_error(source.path, error.message)
+        finally:
+            self.summary.files_read += 1
+            for signal in signals_seen:
+                self.summary.counts[signal].files += 1
+
+    def _handle(self, item: Item, signals_seen: set[Signal]) -> None:
+        if isinstance(item, Notice):
+            self.summary.warning(item.location, item.message)
+            return
+
+        signal = item.signal
+        signals_seen.add(signal)
+        counts = self.summary.counts[signal]
+
+        if isinstance(item, Skipped):
+            counts.read += item.count
+            counts.skipped[item.reason] += item.count
+            if item.reason == "invalid":
+                self.summary.error(item.location, item.message)
+            else:
+                self.summary.warning(item.location, item.message)
+            return
+
+        counts.read += 1
+        if signal not in self.options.signals:
+            counts.skipped[NOT_SELECTED] += 1
+            return
+        if self.dedupe is not None and self.dedupe.is_duplicate(item):
+            counts.skipped[DUPLICATE] += 1
+            return
+
+        if isinstance(item, SpanData):
+            span = self.overlay.apply(item)
+            self.parents.add(span)
+            self.exporter.add(Signal.TRACES, self.rebuilder.span(span))
+        else:
+            self.exporter.add(Signal.LOGS, self.rebuilder.log(self.overlay.apply(item)))
+
+    def _not_telemetry(self, source: Source) -> None:
+        self.summary.files_not_telemetry.append(source.path)
+        if source.named:
+            # A file the user named explicitly was meant to be sent, so this is an error.
+            self._file_error(source.path, "not a telemetry file in a format otel-replay reads (CodeMachine JSON)")
+        else:
+            logger.info("Skipped %s: not a telemetry file", source.path)
+
+    def _file_error(self, path: Path, message: str) -> None:
+        self.summary.file_errors += 1
+        self.summary.error(Location(path), message)

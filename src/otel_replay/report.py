@@ -1,0 +1,169 @@
+"""Account for every record read (sent, skipped with a reason, or failed) and render the summary."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from otel_replay.model import Location, Signal
+
+__all__ = ["Problem", "SignalCounts", "Summary"]
+
+logger = logging.getLogger(__name__)
+
+MAX_PROBLEMS_KEPT: Final = 1000
+"""Problems kept for the JSON summary; the counts stay exact beyond it."""
+
+MAX_PROBLEMS_LOGGED: Final = 50
+"""Warnings written to stderr per run before the rest are only counted, to keep output readable."""
+
+DUPLICATE: Final = "duplicate"
+INVALID: Final = "invalid"
+NOT_SELECTED: Final = "signal not selected"
+
+
+@dataclass(slots=True)
+class SignalCounts:
+    """Record counts of one signal. Every record read is sent, skipped or failed."""
+
+    files: int = 0
+    read: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    orphan_spans: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the counts as JSON-ready values."""
+        return {
+            "files": self.files,
+            "read": self.read,
+            "sent": self.sent,
+            "skipped": sum(self.skipped.values()),
+            "skipped_by_reason": dict(sorted(self.skipped.items())),
+            "failed": self.failed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An error or warning about a file or record, for the summary."""
+
+    level: str
+    location: Location
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the problem as JSON-ready values."""
+        return {
+            "level": self.level,
+            "file": str(self.location.path),
+            "record": self.location.index,
+            "field": self.location.field,
+            "message": self.message,
+        }
+
+
+@dataclass(slots=True)
+class Summary:
+    """The outcome of a run: counts per signal, files and the problems met."""
+
+    endpoints: dict[Signal, str] = field(default_factory=dict)
+    counts: dict[Signal, SignalCounts] = field(default_factory=lambda: {signal: SignalCounts() for signal in Signal})
+    files_read: int = 0
+    files_not_telemetry: list[Path] = field(default_factory=list)
+    file_errors: int = 0
+    warnings: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    problems_logged: int = 0
+
+    @property
+    def exit_status(self) -> int:
+        """0 when every record was delivered, else 1.
+
+        Duplicates, unselected signals and metrics, which this version cannot replay, are
+        expected skips; invalid records, unreadable files and failed exports are not.
+        """
+        if self.file_errors:
+            return 1
+        for counts in self.counts.values():
+            if counts.failed or counts.skipped[INVALID]:
+                return 1
+        return 0
+
+    def error(self, location: Location, message: str) -> None:
+        """Record an error about a file or record and write it to stderr."""
+        self._add(Problem("error", location, message), logging.ERROR)
+
+    def warning(self, location: Location, message: str) -> None:
+        """Record a warning about a file or record and write it to stderr."""
+        self.warnings += 1
+        self._add(Problem("warning", location, message), logging.WARNING)
+
+    def _add(self, problem: Problem, level: int) -> None:
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append(problem)
+        if self.problems_logged < MAX_PROBLEMS_LOGGED:
+            logger.log(level, "%s: %s", problem.location, problem.message)
+        elif self.problems_logged == MAX_PROBLEMS_LOGGED:
+            logger.warning("More problems follow; they are counted in the summary and listed by --json")
+        self.problems_logged += 1
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the summary as JSON-ready values."""
+        signals: dict[str, object] = {}
+        for signal, counts in self.counts.items():
+            values = counts.to_dict()
+            if signal is Signal.TRACES:
+                values["orphan_spans"] = counts.orphan_spans
+            if signal in self.endpoints:
+                values["endpoint"] = self.endpoints[signal]
+            signals[signal.value] = values
+
+        return {
+            "exit_status": self.exit_status,
+            "files_read": self.files_read,
+            "files_not_telemetry": [str(path) for path in self.files_not_telemetry],
+            "file_errors": self.file_errors,
+            "warnings": self.warnings,
+            "signals": signals,
+            "problems": [problem.to_dict() for problem in self.problems],
+            "problems_not_listed": max(0, self.problems_logged - len(self.problems)),
+        }
+
+    def render(self) -> str:
+        """Return the summary as a table for people."""
+        header = f"{'signal':<8} {'files':>6} {'read':>8} {'sent':>8} {'skipped':>8} {'failed':>7}"
+        lines = [header]
+        for signal, counts in self.counts.items():
+            if not counts.read and not counts.files:
+                continue
+            skipped = sum(counts.skipped.values())
+            line = (
+                f"{signal.value:<8} {counts.files:>6} {counts.read:>8} {counts.sent:>8} {skipped:>8} {counts.failed:>7}"
+            )
+            details = [f"{number} {reason}" for reason, number in sorted(counts.skipped.items()) if number]
+            if signal is Signal.TRACES and counts.orphan_spans:
+                details.append(f"{counts.orphan_spans} spans with a parent not in the input")
+            if details:
+                line += "  (" + ", ".join(details) + ")"
+            lines.append(line)
+
+        if len(lines) == 1:
+            lines.append("no telemetry records found")
+        lines.extend(self._footer())
+        return "\n".join(lines)
+
+    def _footer(self) -> list[str]:
+        lines = []
+        for signal, endpoint in self.endpoints.items():
+            if self.counts[signal].sent or self.counts[signal].failed:
+                lines.append(f"{signal.value} sent to {endpoint}")
+        if self.files_not_telemetry:
+            lines.append(f"{len(self.files_not_telemetry)} file(s) skipped: not a telemetry format otel-replay reads")
+        if self.file_errors or self.warnings:
+            lines.append(f"{self.file_errors} file error(s), {self.warnings} warning(s)")
+        return lines

@@ -1,0 +1,120 @@
+"""Transform records between reading and rebuilding: select signals, drop duplicates, add resource attributes."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections import Counter
+from collections.abc import Mapping
+from typing import Final, TypeVar
+
+import orjson
+
+from otel_replay.model import AnyValue, LogData, ResourceData, SpanData
+
+__all__ = ["Deduplicator", "ParentIndex", "ResourceOverlay"]
+
+_Record = TypeVar("_Record", SpanData, LogData)
+_DIGEST_SIZE: Final = 16  # bytes; 128 bits keep accidental collisions out of reach for any input size
+
+
+class Deduplicator:
+    """Recognises records that an earlier file of this run already contained.
+
+    CodeMachine writes every record twice, because ``latest*.json`` repeats the newest
+    session file. A span is the same span when its trace ID and span ID are equal. A log
+    record has no ID, so it is the same record when every field is equal; since one file
+    can hold equal records that were emitted separately, the n-th equal record of a file is
+    a duplicate only when an earlier file held at least n of them.
+    """
+
+    def __init__(self) -> None:
+        self._span_keys: set[tuple[int, int]] = set()
+        self._log_counts: dict[bytes, int] = {}
+        self._log_counts_in_file: Counter[bytes] = Counter()
+
+    def start_file(self) -> None:
+        """Begin counting equal log records for a new file."""
+        self._log_counts_in_file.clear()
+
+    def is_duplicate(self, record: SpanData | LogData) -> bool:
+        """Return True when this record was sent before, and remember it otherwise."""
+        if isinstance(record, SpanData):
+            key = (record.trace_id, record.span_id)
+            if key in self._span_keys:
+                return True
+            self._span_keys.add(key)
+            return False
+
+        identity = _log_identity(record)
+        self._log_counts_in_file[identity] += 1
+        occurrence = self._log_counts_in_file[identity]
+        if occurrence <= self._log_counts.get(identity, 0):
+            return True
+        self._log_counts[identity] = occurrence
+        return False
+
+
+def _log_identity(log: LogData) -> bytes:
+    fields = [
+        log.time_unix_nano,
+        log.observed_time_unix_nano,
+        log.severity_number,
+        log.severity_text,
+        log.body,
+        log.attributes,
+        log.resource.attributes,
+        log.resource.schema_url,
+        log.scope.name,
+        log.scope.version,
+        f"{log.trace_id:032x}",  # orjson serializes integers of up to 64 bits only
+        f"{log.span_id:016x}",
+        log.flags,
+        log.event_name,
+    ]
+    serialized = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS, default=_serialize_other)
+    return hashlib.blake2b(serialized, digest_size=_DIGEST_SIZE).digest()
+
+
+def _serialize_other(value: object) -> str:
+    if isinstance(value, bytes):
+        return "bytes:" + value.hex()
+    return repr(value)
+
+
+class ResourceOverlay:
+    """Adds the user's resource attributes to every record, overriding recorded keys."""
+
+    def __init__(self, attributes: Mapping[str, AnyValue]) -> None:
+        self._attributes = dict(attributes)
+        self._merged: dict[ResourceData, ResourceData] = {}
+
+    def apply(self, record: _Record) -> _Record:
+        """Return `record` with the user's attributes merged into its resource."""
+        if not self._attributes:
+            return record
+
+        merged = self._merged.get(record.resource)
+        if merged is None:
+            attributes = {**record.resource.attributes, **self._attributes}
+            merged = dataclasses.replace(record.resource, attributes=attributes)
+            self._merged[record.resource] = merged
+        return dataclasses.replace(record, resource=merged)
+
+
+class ParentIndex:
+    """Counts spans whose parent span is not in the input, such as trimmed or remote parents."""
+
+    def __init__(self) -> None:
+        self._spans: set[tuple[int, int]] = set()
+        self._parents: list[tuple[int, int]] = []
+
+    def add(self, span: SpanData) -> None:
+        """Record a span and, if it has one, the parent it refers to."""
+        self._spans.add((span.trace_id, span.span_id))
+        if span.parent_span_id:
+            self._parents.append((span.trace_id, span.parent_span_id))
+
+    def orphan_count(self) -> int:
+        """Return how many added spans have a parent that was never added."""
+        return sum(1 for parent in self._parents if parent not in self._spans)

@@ -1,0 +1,154 @@
+"""Decode JSON values into values OTLP can carry, and JSON numbers into integer nanoseconds.
+
+Readers parse numbers with `decimal.Decimal`, so a time is converted from the digits
+written in the file and never passes through a binary float.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Final
+
+import orjson
+
+from otel_replay.errors import RecordError
+from otel_replay.model import AnyValue, Location, Notice
+
+__all__ = [
+    "NANOS_PER_MICROSECOND",
+    "NANOS_PER_MILLISECOND",
+    "NANOS_PER_SECOND",
+    "decode_attributes",
+    "decode_text",
+    "decode_value",
+    "to_unix_nano",
+]
+
+NANOS_PER_SECOND: Final = 1_000_000_000
+NANOS_PER_MILLISECOND: Final = 1_000_000
+NANOS_PER_MICROSECOND: Final = 1_000
+
+# OTLP carries integers as int64 and the SDK's encoder drops anything outside that range.
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+_MAX_UNIX_NANO: Final = 2**64 - 1  # fixed64 in the protocol
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def to_unix_nano(value: object, nanos_per_unit: int, field: str) -> int:
+    """Convert a JSON number of time units since the epoch into integer nanoseconds.
+
+    The conversion is exact for the decimal as written: ``1796413207753`` ms becomes
+    ``1796413207753000000`` ns, where float arithmetic would give ...752999936.
+    Digits below one nanosecond are rounded half to even.
+
+    Raises:
+        RecordError: the value is not a number, is negative, or is out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        msg = f"expected a number of {_unit_name(nanos_per_unit)} since the Unix epoch, got {_show(value)}"
+        raise RecordError(field, msg)
+
+    if isinstance(value, int):
+        unix_nano = value * nanos_per_unit
+    else:
+        if not value.is_finite():
+            raise RecordError(field, f"expected a finite number, got {value}")
+        scaled = (value * nanos_per_unit).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+        unix_nano = int(scaled)
+
+    if not 0 <= unix_nano <= _MAX_UNIX_NANO:
+        msg = f"time {_show(value)} is outside the range OTLP can carry (0 to year 2554)"
+        raise RecordError(field, msg)
+    return unix_nano
+
+
+def decode_text(text: str, location: Location, notices: list[Notice]) -> str:
+    """Return `text` with lone UTF-16 surrogates replaced by U+FFFD, noting each replacement.
+
+    JavaScript writes a lone surrogate escape such as ``\\ud83d`` when it cuts a string in the
+    middle of an emoji. Such a string has no UTF-8 form, so it cannot be sent unchanged.
+    """
+    if _LONE_SURROGATE.search(text) is None:
+        return text
+
+    count = len(_LONE_SURROGATE.findall(text))
+    notices.append(
+        Notice(location, f"replaced {count} lone UTF-16 surrogate(s) with U+FFFD, since UTF-8 cannot encode them")
+    )
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def decode_attributes(json_attributes: object, location: Location, notices: list[Notice]) -> dict[str, AnyValue]:
+    """Decode a JSON object of attributes, keeping each value's type.
+
+    Raises:
+        RecordError: `json_attributes` is not an object.
+    """
+    if json_attributes is None:
+        return {}
+    if not isinstance(json_attributes, Mapping):
+        msg = f"expected an object of attributes, got {_show(json_attributes)}"
+        raise RecordError(location.field or "attributes", msg)
+
+    attributes: dict[str, AnyValue] = {}
+    for key, json_value in json_attributes.items():
+        key_location = _child(location, f"[{_quote(key)}]")
+        clean_key = decode_text(key, key_location, notices)
+        attributes[clean_key] = decode_value(json_value, key_location, notices)
+    return attributes
+
+
+def decode_value(json_value: object, location: Location, notices: list[Notice]) -> AnyValue:
+    """Decode one JSON value: strings, booleans, numbers, null, arrays and objects.
+
+    An integer outside int64 becomes its decimal string, with a notice, because the
+    protocol has no wider integer and dropping it would lose data silently.
+    """
+    if json_value is None or isinstance(json_value, bool):
+        return json_value
+    if isinstance(json_value, str):
+        return decode_text(json_value, location, notices)
+    if isinstance(json_value, int):
+        return _decode_int(json_value, location, notices)
+    if isinstance(json_value, Decimal):
+        return float(json_value)
+    if isinstance(json_value, float):
+        return json_value
+    if isinstance(json_value, list):
+        return [decode_value(item, _child(location, f"[{index}]"), notices) for index, item in enumerate(json_value)]
+    if isinstance(json_value, Mapping):
+        return decode_attributes(json_value, location, notices)
+
+    notices.append(Notice(location, f"sent a value of type {type(json_value).__name__} as a JSON string"))
+    return orjson.dumps(json_value, default=str).decode()
+
+
+def _decode_int(value: int, location: Location, notices: list[Notice]) -> AnyValue:
+    if _INT64_MIN <= value <= _INT64_MAX:
+        return value
+
+    notices.append(
+        Notice(location, f"integer {value} is outside int64, which OTLP requires, so it is sent as a string")
+    )
+    return str(value)
+
+
+def _child(location: Location, suffix: str) -> Location:
+    return Location(location.path, location.index, f"{location.field or ''}{suffix}")
+
+
+def _quote(key: str) -> str:
+    return orjson.dumps(key).decode() if _LONE_SURROGATE.search(key) is None else repr(key)
+
+
+def _unit_name(nanos_per_unit: int) -> str:
+    names = {NANOS_PER_SECOND: "seconds", NANOS_PER_MILLISECOND: "milliseconds"}
+    return names.get(nanos_per_unit, "microseconds" if nanos_per_unit == NANOS_PER_MICROSECOND else "nanoseconds")
+
+
+def _show(value: object) -> str:
+    text = repr(value) if not isinstance(value, Decimal) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
