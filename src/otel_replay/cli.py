@@ -31,6 +31,8 @@ app = typer.Typer(
     help="Replay OpenTelemetry traces and logs from files into any OTLP endpoint, exactly as recorded.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain Click help rewraps docstring paragraphs to the terminal width; Rich keeps the source line breaks.
+    rich_markup_mode=None,
     # Header values may carry tokens, so a traceback must never print local variables.
     pretty_exceptions_show_locals=False,
 )
@@ -53,12 +55,13 @@ def _root(
 
 PathsArgument = Annotated[
     list[Path],
-    typer.Argument(help="Telemetry files, or directories to search recursively.", show_default=False),
+    typer.Argument(metavar="PATH", help="Telemetry files, or directories to search recursively.", show_default=False),
 ]
 EndpointOption = Annotated[
     str | None,
     typer.Option(
         "--endpoint",
+        metavar="URL",
         help="Base URL of the OTLP/HTTP receiver; /v1/traces and /v1/logs are appended. "
         "Default: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318.",
         show_default=False,
@@ -68,6 +71,7 @@ TracesEndpointOption = Annotated[
     str | None,
     typer.Option(
         "--traces-endpoint",
+        metavar="URL",
         help="Full URL for spans, used as given. Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else from --endpoint.",
         show_default=False,
     ),
@@ -76,6 +80,7 @@ LogsEndpointOption = Annotated[
     str | None,
     typer.Option(
         "--logs-endpoint",
+        metavar="URL",
         help="Full URL for log records, used as given, such as http://loki:3100/otlp/v1/logs. "
         "Default: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else from --endpoint.",
         show_default=False,
@@ -187,6 +192,7 @@ def replay_command(
 
     Example:
 
+    \b
         otel-replay replay ~/.codemachine/traces --endpoint http://localhost:4318
     """
     _configure_logging(quiet=quiet, verbose=verbose)
@@ -215,7 +221,9 @@ def replay_command(
 def demo_command(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Files or directories to replay. Default: the bundled CodeMachine bug report."),
+        typer.Argument(
+            metavar="PATH", help="Files or directories to replay. Default: the bundled CodeMachine bug report."
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -227,6 +235,7 @@ def demo_command(
 
     Example:
 
+    \b
         otel-replay demo
     """
     _configure_logging(quiet=False, verbose=False)

@@ -74,6 +74,8 @@ class _Run:
         self.overlay = ResourceOverlay(options.resource_attributes)
         self.rebuilder = Rebuilder()
         self.parents = ParentIndex()
+        # Readers yield a record's notices right after it; a record that is not sent needs none.
+        self.unsent: Location | None = None
 
     def read_file(self, source: Source) -> None:
         try:
@@ -101,9 +103,11 @@ class _Run:
 
     def _handle(self, item: Item, signals_seen: set[Signal]) -> None:
         if isinstance(item, Notice):
-            self.summary.warning(item.location, item.message)
+            if not self._about_unsent(item.location):
+                self.summary.warning(item.location, item.message)
             return
 
+        self.unsent = None
         signal = item.signal
         signals_seen.add(signal)
         counts = self.summary.counts[signal]
@@ -120,9 +124,11 @@ class _Run:
         counts.read += 1
         if signal not in self.options.signals:
             counts.skipped[NOT_SELECTED] += 1
+            self.unsent = item.location
             return
         if self.dedupe is not None and self.dedupe.is_duplicate(item):
             counts.skipped[DUPLICATE] += 1
+            self.unsent = item.location
             return
 
         if isinstance(item, SpanData):
@@ -131,6 +137,10 @@ class _Run:
             self.exporter.add(Signal.TRACES, self.rebuilder.span(span))
         else:
             self.exporter.add(Signal.LOGS, self.rebuilder.log(self.overlay.apply(item)))
+
+    def _about_unsent(self, location: Location) -> bool:
+        unsent = self.unsent
+        return unsent is not None and location.path == unsent.path and location.index == unsent.index
 
     def _not_telemetry(self, source: Source) -> None:
         self.summary.files_not_telemetry.append(source.path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Final
 
 import orjson
@@ -35,6 +35,9 @@ _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _MAX_UNIX_NANO: Final = 2**64 - 1  # fixed64 in the protocol
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+# Precise enough that scaling any time a file can hold to nanoseconds is exact; the default
+# context keeps 28 significant digits and would round long hand-written decimals.
+_EXACT: Final = Context(prec=120, rounding=ROUND_HALF_EVEN)
 
 
 def to_unix_nano(value: object, nanos_per_unit: int, field: str) -> int:
@@ -56,8 +59,11 @@ def to_unix_nano(value: object, nanos_per_unit: int, field: str) -> int:
     else:
         if not value.is_finite():
             raise RecordError(field, f"expected a finite number, got {value}")
-        scaled = (value * nanos_per_unit).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
-        unix_nano = int(scaled)
+        if value.adjusted() > 30:
+            msg = f"time {_show(value)} is outside the range OTLP can carry (0 to year 2554)"
+            raise RecordError(field, msg)
+        scaled = _EXACT.multiply(value, Decimal(nanos_per_unit))
+        unix_nano = int(scaled.quantize(Decimal(1), context=_EXACT))
 
     if not 0 <= unix_nano <= _MAX_UNIX_NANO:
         msg = f"time {_show(value)} is outside the range OTLP can carry (0 to year 2554)"

@@ -1,0 +1,72 @@
+"""The command line itself: help text, the demo and usage errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer.main
+
+from otel_replay.cli import app
+from tests.conftest import run_cli
+
+
+def _commands() -> list[str]:
+    group = typer.main.get_command(app)
+    return sorted(group.commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_option_has_help(command: str) -> None:
+    """Each command has a summary and an example, and each of its options has help text."""
+    click_command = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+
+    assert click_command.help
+    assert "Example:" in click_command.help
+    for parameter in click_command.params:
+        if parameter.param_type_name == "option":
+            assert parameter.help, f"{command} {parameter.opts} has no help"
+
+
+def test_demo_shows_what_arrived() -> None:
+    """The demo replays the bundled bug report into its own receiver and shows the decoded traces."""
+    result = run_cli("demo")
+
+    assert result.exit_code == 0, result.stderr
+    assert "The receiver decoded 51 spans" in result.stdout
+    assert "89 log records" in result.stdout
+    assert "2a020191f1d4cd2af6d84c5aaf8e3f51" in result.stdout
+    assert "51 duplicate" in result.stderr
+
+
+def test_demo_json_summary() -> None:
+    """demo --json prints only the summary on stdout."""
+    result = run_cli("demo", "--json")
+
+    summary = json.loads(result.stdout)
+    assert summary["signals"]["traces"]["sent"] == 51
+    assert summary["signals"]["logs"]["sent"] == 89
+
+
+def test_missing_path_is_a_usage_error() -> None:
+    """A path that does not exist exits with status 2 and names the path."""
+    result = run_cli("replay", "no/such/dir", "--endpoint", "http://127.0.0.1:9")
+
+    assert result.exit_code == 2
+    assert "path not found: no/such/dir" in result.stderr
+
+
+def test_endpoint_without_scheme_is_a_usage_error() -> None:
+    """An endpoint that is not an http(s) URL exits with status 2 before anything is read."""
+    result = run_cli("replay", "tests/data", "--endpoint", "collector:4318")
+
+    assert result.exit_code == 2
+    assert "invalid endpoint URL" in result.stderr
+
+
+def test_version_is_printed() -> None:
+    """--version prints the version on stdout."""
+    result = run_cli("--version")
+
+    assert result.exit_code == 0
+    assert result.stdout.startswith("otel-replay ")
