@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
 from otel_replay.errors import UsageError
 from otel_replay.model import Signal
 from otel_replay.rebuild import (
@@ -26,6 +31,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT: Final = "http://localhost:4318"
 _SIGNAL_PATHS: Final = {Signal.TRACES: "v1/traces", Signal.LOGS: "v1/logs", Signal.METRICS: "v1/metrics"}
+_HTTP_PAYLOAD_TOO_LARGE: Final = 413
+_RESPONSES: Final[dict[Signal, Any]] = {
+    Signal.TRACES: ExportTraceServiceResponse,
+    Signal.LOGS: ExportLogsServiceResponse,
+}
 _COMPRESSIONS: Final = {"gzip": Compression.Gzip, "deflate": Compression.Deflate, "none": Compression.NoCompression}
 
 
@@ -102,12 +112,14 @@ class BatchExporter:
         self._batch_size = batch_size
         self._summary = summary
         self._exporters: dict[Signal, _Exporter] = {}
+        self._sessions: dict[Signal, _RecordingSession] = {}
         self._batches: dict[Signal, list[object]] = {}
 
         for signal in sorted(signals & {Signal.TRACES, Signal.LOGS}):
             url = resolve_endpoint(signal, settings)
             summary.endpoints[signal] = display_url(url)
-            self._exporters[signal] = _create_exporter(signal, url, settings)
+            self._sessions[signal] = _RecordingSession()
+            self._exporters[signal] = _create_exporter(signal, url, settings, self._sessions[signal])
             self._batches[signal] = []
 
     def add(self, signal: Signal, sdk_record: object) -> None:
@@ -126,10 +138,14 @@ class BatchExporter:
 
     def _export(self, signal: Signal) -> None:
         batch = self._batches[signal]
-        if not batch:
-            return
-        self._batches[signal] = []
+        if batch:
+            self._batches[signal] = []
+            self._export_batch(signal, batch)
+
+    def _export_batch(self, signal: Signal, batch: list[object]) -> None:
         counts = self._summary.counts[signal]
+        session = self._sessions[signal]
+        session.last_response = None
 
         try:
             result = self._exporters[signal].export(batch)
@@ -138,15 +154,73 @@ class BatchExporter:
             counts.failed += len(batch)
             return
 
+        response = session.last_response
         if result in (SpanExportResult.SUCCESS, LogRecordExportResult.SUCCESS):
-            counts.sent += len(batch)
+            rejected = _rejected_count(signal, response, len(batch))
+            counts.sent += len(batch) - rejected
+            counts.failed += rejected
             logger.info("Sent a batch of %d %s", len(batch), signal.value)
-        else:
-            # The exporter has already logged the HTTP status or connection error.
-            counts.failed += len(batch)
+            return
+
+        if response is not None and response.status_code == _HTTP_PAYLOAD_TOO_LARGE and len(batch) > 1:
+            half = len(batch) // 2
+            logger.warning(
+                "The receiver rejected a batch of %d %s as too large (HTTP 413); sending it in two halves",
+                len(batch),
+                signal.value,
+            )
+            self._export_batch(signal, batch[:half])
+            self._export_batch(signal, batch[half:])
+            return
+
+        # The exporter has already logged the HTTP status or connection error.
+        counts.failed += len(batch)
 
 
-def _create_exporter(signal: Signal, url: str, settings: ExportSettings) -> _Exporter:
+class _RecordingSession(requests.Session):
+    """A requests session that keeps the last response, which the exporters do not return.
+
+    The status code tells a batch that was too large from other failures, and the body
+    carries the OTLP partial-success counts of records the receiver rejected.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_response: requests.Response | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        response = super().request(*args, **kwargs)
+        self.last_response = response
+        return response
+
+
+def _rejected_count(signal: Signal, response: requests.Response | None, batch_size: int) -> int:
+    """Return how many records of an accepted batch the receiver says it rejected."""
+    if response is None or not response.content:
+        return 0
+    if "protobuf" not in response.headers.get("Content-Type", ""):
+        return 0
+
+    try:
+        message = _RESPONSES[signal].FromString(response.content)
+    except DecodeError:
+        logger.warning("Could not decode the receiver's response to a batch of %s", signal.value)
+        return 0
+
+    partial = message.partial_success
+    rejected = int(partial.rejected_spans if signal is Signal.TRACES else partial.rejected_log_records)
+    if rejected or partial.error_message:
+        logger.error(
+            "The receiver rejected %d of %d %s in a batch: %s",
+            rejected,
+            batch_size,
+            signal.value,
+            partial.error_message or "no reason given",
+        )
+    return min(rejected, batch_size)
+
+
+def _create_exporter(signal: Signal, url: str, settings: ExportSettings, session: requests.Session) -> _Exporter:
     compression = None
     if settings.compression is not None:
         compression = _COMPRESSIONS[settings.compression]
@@ -158,5 +232,6 @@ def _create_exporter(signal: Signal, url: str, settings: ExportSettings) -> _Exp
         headers=None if settings.headers is None else dict(settings.headers),
         timeout=settings.timeout,
         compression=compression,
+        session=session,
     )
     return exporter
