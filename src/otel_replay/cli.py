@@ -391,7 +391,11 @@ class _MessageFormatter(logging.Formatter):
 
 
 def _configure_logging(*, quiet: bool, verbose: bool) -> None:
-    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
+    level = logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    elif verbose:
+        level = logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_MessageFormatter())
     root = logging.getLogger()

@@ -25,7 +25,7 @@ class UsageError(ReplayError):
 
 
 class InputError(ReplayError):
-    """A file cannot be read, cannot be parsed, or holds no telemetry."""
+    """A file cannot be read, cannot be parsed, or contains no telemetry."""
 
     def __init__(self, path: Path, message: str) -> None:
         super().__init__(f"{path}: {message}")

@@ -180,8 +180,8 @@ class BatchExporter:
 class _RecordingSession(requests.Session):
     """A requests session that keeps the last response, which the exporters do not return.
 
-    The status code tells a batch that was too large from other failures, and the body
-    carries the OTLP partial-success counts of records the receiver rejected.
+    The status code separates a batch that was too large from other failures. The body
+    contains the OTLP partial-success counts of records the receiver rejected.
     """
 
     def __init__(self) -> None:
@@ -195,7 +195,7 @@ class _RecordingSession(requests.Session):
 
 
 def _rejected_count(signal: Signal, response: requests.Response | None, batch_size: int) -> int:
-    """Return how many records of an accepted batch the receiver says it rejected."""
+    """Return the number of records in an accepted batch that the receiver reports as rejected."""
     if response is None or not response.content:
         return 0
     if "protobuf" not in response.headers.get("Content-Type", ""):

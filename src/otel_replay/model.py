@@ -61,7 +61,7 @@ class SpanKindCode(enum.IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """Where a record or value came from: the file, the record index and the field."""
+    """Source position of a record or value: the file, the record index and the field."""
 
     path: Path
     index: int | None = None
@@ -179,8 +179,8 @@ class LogData:
 class Skipped:
     """A record that was read but will not be sent, and why.
 
-    `reason` is a short key used for counting in the summary, such as ``invalid``;
-    `message` says what is wrong and what to do about it.
+    `reason` is a short key used for counting in the summary, such as ``invalid``.
+    `message` explains what is wrong and what to do about it.
     """
 
     signal: Signal
@@ -199,4 +199,4 @@ class Notice:
 
 
 Item: TypeAlias = SpanData | LogData | Skipped | Notice
-"""What a reader yields: a record to send, a record to skip, or a warning."""
+"""Reader output: a record to send, a record to skip, or a warning."""

@@ -164,8 +164,9 @@ class _RecordedResource(Resource):
 
     Unlike `Resource.create`, it adds no SDK defaults, detector output or
     OTEL_RESOURCE_ATTRIBUTES. The SDK's `Resource` would also drop map values, which OTLP
-    carries, and it hashes by serializing its attributes on every lookup; the encoder looks
-    the resource up once per record, and the rebuilder already shares one object per resource.
+    carries. It also hashes by serializing its attributes, and the encoder looks the resource
+    up once per record, so identity is both faster and enough: the rebuilder shares one object
+    per resource.
     """
 
     def __init__(self, resource: ResourceData) -> None:

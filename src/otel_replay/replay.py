@@ -26,7 +26,7 @@ ProgressCallback = Callable[[int], None]
 
 @dataclass(frozen=True, slots=True)
 class ReplayOptions:
-    """What to send and how: everything but the exporter settings."""
+    """Replay options other than the exporter settings: signals, deduplication, batching and resource."""
 
     signals: frozenset[Signal] = frozenset({Signal.TRACES, Signal.LOGS})
     dedupe: bool = True

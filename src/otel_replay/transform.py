@@ -23,9 +23,9 @@ class Deduplicator:
 
     CodeMachine writes every record twice, because ``latest*.json`` repeats the newest
     session file. A span is the same span when its trace ID and span ID are equal. A log
-    record has no ID, so it is the same record when every field is equal; since one file
-    can hold equal records that were emitted separately, the n-th equal record of a file is
-    a duplicate only when an earlier file held at least n of them.
+    record has no ID, so it is the same record when every field is equal. One file can
+    contain equal records that were emitted separately, so the n-th equal record of a file
+    is a duplicate only when an earlier file contained at least n of them.
     """
 
     def __init__(self) -> None:

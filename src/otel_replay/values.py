@@ -35,8 +35,8 @@ _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _MAX_UNIX_NANO: Final = 2**64 - 1  # fixed64 in the protocol
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-# Precise enough that scaling any time a file can hold to nanoseconds is exact; the default
-# context keeps 28 significant digits and would round long hand-written decimals.
+# The default context keeps 28 significant digits and would round long hand-written decimals.
+# This precision makes scaling any time within range to nanoseconds exact.
 _EXACT: Final = Context(prec=120, rounding=ROUND_HALF_EVEN)
 
 

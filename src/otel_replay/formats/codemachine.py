@@ -45,8 +45,8 @@ __all__ = ["NAME", "read", "sniff"]
 
 NAME: Final = "codemachine"
 
-# Numbers are parsed as Decimal so that times keep every digit written in the file; the
-# standard library parser also accepts the lone surrogate escapes CodeMachine writes.
+# Numbers are parsed as Decimal so that times keep every digit written in the file. Unlike
+# orjson, the standard library parser also accepts the lone surrogate escapes CodeMachine writes.
 _DECODER: Final = json.JSONDecoder(parse_float=Decimal)
 _SNIFF: Final = re.compile(rb'"(spanCount|logCount|exportCount|spans|logs)"\s*:|"type"\s*:\s*"metrics"')
 _ARRAY_START: Final = re.compile(r'"(spans|logs|metrics)"\s*:\s*\[')
@@ -322,7 +322,7 @@ def _decode_log(
         resource=resource,
         scope=_EMPTY_SCOPE,
         time_unix_nano=time,
-        # The format has no observed time, so the record's own time stands in for it.
+        # The format has no observed time, so the record's own time is used for it.
         observed_time_unix_nano=time,
         severity_number=severity_number,
         severity_text=None if severity_text is None else decode_text(severity_text, location, notices),
@@ -438,7 +438,7 @@ def _salvage(path: Path, text: str, error: json.JSONDecodeError) -> Iterator[Ite
     """Yield the complete records before a JSON error, then raise an InputError for the rest.
 
     A bug report's file is often cut short, for example when the process was killed during a
-    write; the records before the cut are still worth sending.
+    write. The records before the cut are still worth sending.
     """
     where = f"line {error.lineno} column {error.colno}"
     start = _ARRAY_START.search(text)
