@@ -8,7 +8,7 @@ import pytest
 import typer.main
 
 from otel_replay.cli import app
-from tests.conftest import run_cli
+from tests.conftest import DATA, run_cli
 
 
 def _commands() -> list[str]:
@@ -58,10 +58,10 @@ def test_missing_path_is_a_usage_error() -> None:
 
 def test_endpoint_without_scheme_is_a_usage_error() -> None:
     """An endpoint that is not an http(s) URL exits with status 2 before anything is read."""
-    result = run_cli("replay", "tests/data", "--endpoint", "collector:4318")
+    result = run_cli("replay", DATA, "--endpoint", "collector:4318")
 
     assert result.exit_code == 2
-    assert "invalid endpoint URL" in result.stderr
+    assert "invalid --endpoint URL 'collector:4318'" in result.stderr
 
 
 def test_version_is_printed() -> None:

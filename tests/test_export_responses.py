@@ -102,4 +102,4 @@ def test_partial_success_counts_rejected_records(strict_receiver: str) -> None:
     assert result.exit_code == 1
     assert summary["signals"]["logs"]["failed"] == requests * REJECTED_LOGS_PER_REQUEST
     assert summary["signals"]["logs"]["sent"] == 89 - requests * REJECTED_LOGS_PER_REQUEST
-    assert "rejected 2 of 30 logs in a batch: too old" in result.stderr
+    assert "rejected 2 of 30 log records in a batch: too old" in result.stderr

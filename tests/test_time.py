@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from fractions import Fraction
 
@@ -78,7 +79,7 @@ def test_js_serialized_times_are_exact(seconds: int, nanos: int) -> None:
     converted = to_unix_nano(_parse(written), NANOS_PER_MILLISECOND, "endTime")
 
     assert converted == _exact_nanos(written)
-    assert abs(converted - (seconds * 1_000_000_000 + nanos)) <= 300
+    assert abs(converted - (seconds * 1_000_000_000 + nanos)) <= math.ulp(milliseconds) * NANOS_PER_MILLISECOND
 
 
 @given(

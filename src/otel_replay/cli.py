@@ -15,7 +15,7 @@ import typer
 from otel_replay import __version__
 from otel_replay.discover import Source
 from otel_replay.errors import ReplayError, UsageError
-from otel_replay.export import ExportSettings
+from otel_replay.export import ExportSettings, secret_values
 from otel_replay.model import AnyValue, Signal
 from otel_replay.replay import ReplayOptions, replay
 from otel_replay.report import Summary
@@ -206,6 +206,7 @@ def replay_command(
             compression=_parse_compression(compression),
             certificate=_check_certificate(certificate),
         )
+        _redact_from_logs(secret_values(settings))
         options = ReplayOptions(
             signals=_parse_signals(signals),
             dedupe=not no_dedupe,
@@ -245,6 +246,7 @@ def demo_command(
     with _errors_to_exit(), OTLPReceiver() as receiver:
         typer.echo(f"Started an OTLP/HTTP receiver at {receiver.url}", err=True)
         settings = ExportSettings(endpoint=receiver.url, timeout=10.0)
+        _redact_from_logs(secret_values(settings))
         summary = _run(paths or [BUNDLED_REPORT], ReplayOptions(), settings, show_progress=True)
 
     if not json_output:
@@ -267,7 +269,10 @@ def _parse_key_values(values: Sequence[str] | None, option: str, *, secret: bool
     pairs: dict[str, str] = {}
     for number, text in enumerate(values, start=1):
         key, separator, value = text.partition("=")
-        key = key.strip()
+        key, value = key.strip(), value.strip()
+        if secret and any(character in value for character in "\r\n\0"):
+            msg = f"invalid {option} value (number {number}): it contains a line break or NUL character"
+            raise UsageError(msg)
         if not separator or not key:
             shown = f"number {number}" if secret else repr(text)
             msg = f"invalid {option} value ({shown}): expected KEY=VALUE, such as {option} 'Authorization=Bearer ...'"
@@ -385,6 +390,35 @@ def _errors_to_exit() -> Iterator[None]:
         raise typer.Exit(code=EXIT_FAILED) from None
 
 
+class _Redactor(logging.Filter):
+    """Replaces secret strings in log messages and drops the exporters' own failure lines.
+
+    Export failures are reported once per batch by otel-replay itself, because the SDK's log
+    exporter suppresses a failure message equal to the previous one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("opentelemetry.exporter") and record.levelno >= logging.ERROR:
+            return False
+        message = record.getMessage()
+        for secret in self.secrets:
+            message = message.replace(secret, "[redacted]")
+        record.msg, record.args = message, None
+        return True
+
+
+_REDACTOR: Final = _Redactor()
+
+
+def _redact_from_logs(secrets: set[str]) -> None:
+    # Longest first, so a secret that contains another is replaced whole.
+    _REDACTOR.secrets = sorted(secrets, key=len, reverse=True)
+
+
 class _MessageFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return f"{record.levelname.capitalize()}: {record.getMessage()}"
@@ -398,6 +432,7 @@ def _configure_logging(*, quiet: bool, verbose: bool) -> None:
         level = logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_MessageFormatter())
+    handler.addFilter(_REDACTOR)
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "otel_replay", False):

@@ -2,7 +2,8 @@
 
     ReplayError                 base of every error the CLI turns into a message
     ├── UsageError              an option value is invalid (exit status 2)
-    ├── InputError              a file cannot be read or is not telemetry
+    ├── InputError              a file cannot be read or parsed
+    │   └── NotTelemetryError   a file is in no format otel-replay reads
     └── RecordError             one record in a file is invalid; the others are still sent
 
 Each error carries what the user needs to fix it: the file, the record index and the
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["InputError", "RecordError", "ReplayError", "UsageError"]
+__all__ = ["InputError", "NotTelemetryError", "RecordError", "ReplayError", "UsageError"]
 
 
 class ReplayError(Exception):
@@ -31,6 +32,10 @@ class InputError(ReplayError):
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
+
+
+class NotTelemetryError(InputError):
+    """A file looked like a supported format at first but turned out to be something else."""
 
 
 class RecordError(ReplayError):

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import requests
 from google.protobuf.message import DecodeError
@@ -25,13 +25,14 @@ from otel_replay.rebuild import (
 )
 from otel_replay.report import Summary
 
-__all__ = ["BatchExporter", "ExportSettings", "display_url", "resolve_endpoint"]
+__all__ = ["BatchExporter", "ExportSettings", "display_url", "resolve_endpoint", "secret_values"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT: Final = "http://localhost:4318"
 _SIGNAL_PATHS: Final = {Signal.TRACES: "v1/traces", Signal.LOGS: "v1/logs", Signal.METRICS: "v1/metrics"}
 _HTTP_PAYLOAD_TOO_LARGE: Final = 413
+_RECORD_NOUNS: Final = {Signal.TRACES: "spans", Signal.LOGS: "log records"}
 _RESPONSES: Final[dict[Signal, Any]] = {
     Signal.TRACES: ExportTraceServiceResponse,
     Signal.LOGS: ExportLogsServiceResponse,
@@ -63,17 +64,37 @@ def resolve_endpoint(signal: Signal, settings: ExportSettings, environ: Mapping[
     own_variable = environ.get(f"OTEL_EXPORTER_OTLP_{signal.value.upper()}_ENDPOINT", "").strip()
     base_variable = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
 
+    own_option_name = f"--{signal.value}-endpoint"
     if own_option:
-        url = own_option
-    elif settings.endpoint:
-        url = _join(settings.endpoint, _SIGNAL_PATHS[signal])
-    elif own_variable:
-        url = own_variable
-    else:
-        url = _join(base_variable or DEFAULT_ENDPOINT, _SIGNAL_PATHS[signal])
+        return _checked(own_option, own_option_name)
+    if settings.endpoint:
+        return _join(_checked(settings.endpoint, "--endpoint"), _SIGNAL_PATHS[signal])
+    if own_variable:
+        return _checked(own_variable, f"OTEL_EXPORTER_OTLP_{signal.value.upper()}_ENDPOINT")
+    if base_variable:
+        return _join(_checked(base_variable, "OTEL_EXPORTER_OTLP_ENDPOINT"), _SIGNAL_PATHS[signal])
+    return _join(DEFAULT_ENDPOINT, _SIGNAL_PATHS[signal])
 
-    _check_url(url)
-    return url
+
+def secret_values(settings: ExportSettings, environ: Mapping[str, str] = os.environ) -> set[str]:
+    """Return the header values and URL credentials that output must never show.
+
+    The exporters and the HTTP library put URLs and header values into some of their error
+    messages, so the CLI removes these strings from every log line.
+    """
+    secrets = set((settings.headers or {}).values())
+    for name in ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_LOGS_HEADERS"):
+        for pair in environ.get(name, "").split(","):
+            secrets.add(unquote(pair.partition("=")[2]).strip())
+
+    for signal in (Signal.TRACES, Signal.LOGS):
+        try:
+            parts = urlsplit(resolve_endpoint(signal, settings, environ))
+        except UsageError:
+            continue
+        secrets.update(value for _, value in parse_qsl(parts.query))
+        secrets.add(parts.password or "")
+    return {secret for secret in secrets if secret}
 
 
 def display_url(url: str) -> str:
@@ -89,14 +110,15 @@ def _join(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path
 
 
-def _check_url(url: str) -> None:
+def _checked(url: str, source: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         msg = (
-            f"invalid endpoint URL {display_url(url)!r}: expected http:// or https:// and a host, "
+            f"invalid {source} URL {display_url(url)!r}: expected http:// or https:// and a host, "
             "such as http://localhost:4318"
         )
         raise UsageError(msg)
+    return url
 
 
 class _Exporter(Protocol):
@@ -145,12 +167,12 @@ class BatchExporter:
     def _export_batch(self, signal: Signal, batch: list[object]) -> None:
         counts = self._summary.counts[signal]
         session = self._sessions[signal]
-        session.last_response = None
+        session.last_response, session.last_error = None, None
 
         try:
             result = self._exporters[signal].export(batch)
         except Exception:  # an encoder bug must fail this batch, not the run
-            logger.exception("Exporting a batch of %d %s failed", len(batch), signal.value)
+            logger.exception("Exporting a batch of %d %s failed", len(batch), _RECORD_NOUNS[signal])
             counts.failed += len(batch)
             return
 
@@ -159,7 +181,7 @@ class BatchExporter:
             rejected = _rejected_count(signal, response, len(batch))
             counts.sent += len(batch) - rejected
             counts.failed += rejected
-            logger.info("Sent a batch of %d %s", len(batch), signal.value)
+            logger.info("Sent a batch of %d %s", len(batch), _RECORD_NOUNS[signal])
             return
 
         if response is not None and response.status_code == _HTTP_PAYLOAD_TOO_LARGE and len(batch) > 1:
@@ -167,14 +189,20 @@ class BatchExporter:
             logger.warning(
                 "The receiver rejected a batch of %d %s as too large (HTTP 413); sending it in two halves",
                 len(batch),
-                signal.value,
+                _RECORD_NOUNS[signal],
             )
             self._export_batch(signal, batch[:half])
             self._export_batch(signal, batch[half:])
             return
 
-        # The exporter has already logged the HTTP status or connection error.
         counts.failed += len(batch)
+        logger.error(
+            "Failed to send a batch of %d %s to %s: %s",
+            len(batch),
+            _RECORD_NOUNS[signal],
+            self._summary.endpoints[signal],
+            _failure_reason(session),
+        )
 
 
 class _RecordingSession(requests.Session):
@@ -187,11 +215,26 @@ class _RecordingSession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self.last_response: requests.Response | None = None
+        self.last_error: Exception | None = None
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        response = super().request(*args, **kwargs)
+        self.last_response, self.last_error = None, None
+        try:
+            response = super().request(*args, **kwargs)
+        except Exception as error:
+            self.last_error = error
+            raise
         self.last_response = response
         return response
+
+
+def _failure_reason(session: _RecordingSession) -> str:
+    response = session.last_response
+    if response is not None:
+        return f"HTTP {response.status_code} {response.reason}".rstrip()
+    if session.last_error is not None:
+        return f"no response ({type(session.last_error).__name__}: {session.last_error})"
+    return "not sent, since the encoded batch exceeds the exporter's 64 MiB request limit; use a smaller --batch-size"
 
 
 def _rejected_count(signal: Signal, response: requests.Response | None, batch_size: int) -> int:
@@ -204,7 +247,7 @@ def _rejected_count(signal: Signal, response: requests.Response | None, batch_si
     try:
         message = _RESPONSES[signal].FromString(response.content)
     except DecodeError:
-        logger.warning("Could not decode the receiver's response to a batch of %s", signal.value)
+        logger.warning("Could not decode the receiver's response to a batch of %s", _RECORD_NOUNS[signal])
         return 0
 
     partial = message.partial_success
@@ -214,7 +257,7 @@ def _rejected_count(signal: Signal, response: requests.Response | None, batch_si
             "The receiver rejected %d of %d %s in a batch: %s",
             rejected,
             batch_size,
-            signal.value,
+            _RECORD_NOUNS[signal],
             partial.error_message or "no reason given",
         )
     return min(rejected, batch_size)

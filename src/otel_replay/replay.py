@@ -9,7 +9,7 @@ from pathlib import Path
 
 from otel_replay import formats
 from otel_replay.discover import Source, discover
-from otel_replay.errors import InputError
+from otel_replay.errors import InputError, NotTelemetryError
 from otel_replay.export import BatchExporter, ExportSettings
 from otel_replay.model import AnyValue, Item, Location, Notice, Signal, Skipped, SpanData
 from otel_replay.rebuild import Rebuilder
@@ -85,7 +85,7 @@ class _Run:
             return
 
         if file_format is None:
-            self._not_telemetry(source)
+            self._not_telemetry(source, "not a telemetry file in a format otel-replay reads (CodeMachine JSON)")
             return
 
         signals_seen: set[Signal] = set()
@@ -94,6 +94,8 @@ class _Run:
         try:
             for item in file_format.read(source.path):
                 self._handle(item, signals_seen)
+        except NotTelemetryError as error:
+            self._not_telemetry(source, error.message)
         except InputError as error:
             self._file_error(source.path, error.message)
         finally:
@@ -142,13 +144,13 @@ class _Run:
         unsent = self.unsent
         return unsent is not None and location.path == unsent.path and location.index == unsent.index
 
-    def _not_telemetry(self, source: Source) -> None:
+    def _not_telemetry(self, source: Source, message: str) -> None:
         self.summary.files_not_telemetry.append(source.path)
         if source.named:
             # A file the user named explicitly was meant to be sent, so this is an error.
-            self._file_error(source.path, "not a telemetry file in a format otel-replay reads (CodeMachine JSON)")
+            self._file_error(source.path, message)
         else:
-            logger.info("Skipped %s: not a telemetry file", source.path)
+            logger.info("Skipped %s: %s", source.path, message)
 
     def _file_error(self, path: Path, message: str) -> None:
         self.summary.file_errors += 1

@@ -18,7 +18,7 @@ from typing import Final
 
 import orjson
 
-from otel_replay.errors import InputError, RecordError
+from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.model import (
     AnyValue,
     EventData,
@@ -48,7 +48,12 @@ NAME: Final = "codemachine"
 # Numbers are parsed as Decimal so that times keep every digit written in the file. Unlike
 # orjson, the standard library parser also accepts the lone surrogate escapes CodeMachine writes.
 _DECODER: Final = json.JSONDecoder(parse_float=Decimal)
-_SNIFF: Final = re.compile(rb'"(spanCount|logCount|exportCount|spans|logs)"\s*:|"type"\s*:\s*"metrics"')
+# CodeMachine writes "version" and "service" first, then a count or the "type", so these keys
+# sit at the top of the file; a package.json with a "logs" script does not match.
+_SNIFF: Final = re.compile(
+    rb'\A\s*\{\s*"version"\s*:\s*[0-9]+\s*,\s*"service"\s*:\s*"(?:[^"\\]|\\.)*"\s*,'
+    rb'[\s\S]*?"(spanCount|logCount|exportCount|spans|logs|metrics)"\s*:'
+)
 _ARRAY_START: Final = re.compile(r'"(spans|logs|metrics)"\s*:\s*\[')
 _SERVICE: Final = re.compile(r'"service"\s*:\s*("(?:[^"\\]|\\.)*")')
 _HEX: Final = re.compile(r"[0-9a-fA-F]+")
@@ -60,10 +65,7 @@ _HINT: Final = "Fix or remove this record to send it; the other records are sent
 
 def sniff(head: bytes) -> bool:
     """Tell from the first bytes of a file whether it looks like a CodeMachine file."""
-    stripped = head.lstrip()
-    if not stripped.startswith(b"{"):
-        return False
-    return b'"version"' in head and _SNIFF.search(head) is not None
+    return _SNIFF.match(head) is not None
 
 
 def read(path: Path) -> Iterator[Item]:
@@ -81,7 +83,7 @@ def read(path: Path) -> Iterator[Item]:
         return
 
     if not isinstance(document, dict):
-        raise InputError(path, f"expected a JSON object at the top level, got a JSON {_json_type(document)}")
+        raise NotTelemetryError(path, f"expected a JSON object at the top level, got a JSON {_json_type(document)}")
 
     yield from _read_document(path, document)
 
@@ -122,7 +124,7 @@ def _read_document(path: Path, document: dict[str, object]) -> Iterator[Item]:
         yield _skip_metrics(path, document.get("metrics"))
     else:
         msg = 'not a CodeMachine telemetry file: it has no "spans", "logs" or "metrics" array'
-        raise InputError(path, msg)
+        raise NotTelemetryError(path, msg)
 
 
 def _read_service(path: Path, json_service: object, notices: list[Notice]) -> str | None:
@@ -427,7 +429,12 @@ def _json_type(value: object) -> str:
 
 
 def _short(value: object) -> str:
-    text = orjson.dumps(value, default=str).decode() if not isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, Decimal):
+        text = str(value)
+    else:
+        text = orjson.dumps(value, default=str).decode()
     return text if len(text) <= 60 else text[:57] + "..."
 
 
