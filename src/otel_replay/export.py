@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_ENDPOINT: Final = "http://localhost:4318"
 _SIGNAL_PATHS: Final = {Signal.TRACES: "v1/traces", Signal.LOGS: "v1/logs", Signal.METRICS: "v1/metrics"}
 _HTTP_PAYLOAD_TOO_LARGE: Final = 413
+_MAX_DETAIL: Final = 160  # characters of a connection error kept in a message; requests nests long reprs
 _RECORD_NOUNS: Final = {Signal.TRACES: "spans", Signal.LOGS: "log records"}
 _RESPONSES: Final[dict[Signal, Any]] = {
     Signal.TRACES: ExportTraceServiceResponse,
@@ -196,13 +197,9 @@ class BatchExporter:
             return
 
         counts.failed += len(batch)
-        logger.error(
-            "Failed to send a batch of %d %s to %s: %s",
-            len(batch),
-            _RECORD_NOUNS[signal],
-            self._summary.endpoints[signal],
-            _failure_reason(session),
-        )
+        message = f"failed to send a batch of {len(batch)} {_RECORD_NOUNS[signal]} to {self._summary.endpoints[signal]}"
+        self._summary.export_errors.append(f"{message}: {_failure_reason(session)}")
+        logger.error("%s: %s", message.capitalize(), _failure_reason(session))
 
 
 class _RecordingSession(requests.Session):
@@ -233,7 +230,10 @@ def _failure_reason(session: _RecordingSession) -> str:
     if response is not None:
         return f"HTTP {response.status_code} {response.reason}".rstrip()
     if session.last_error is not None:
-        return f"no response ({type(session.last_error).__name__}: {session.last_error})"
+        detail = str(session.last_error)
+        if len(detail) > _MAX_DETAIL:
+            detail = detail[: _MAX_DETAIL - 3] + "..."
+        return f"no response ({type(session.last_error).__name__}: {detail})"
     return "not sent, since the encoded batch exceeds the exporter's 64 MiB request limit; use a smaller --batch-size"
 
 

@@ -23,6 +23,7 @@ MAX_PROBLEMS_LOGGED: Final = 50
 DUPLICATE: Final = "duplicate"
 INVALID: Final = "invalid"
 NOT_SELECTED: Final = "signal not selected"
+_NOUNS: Final = {Signal.TRACES: "spans", Signal.LOGS: "log records", Signal.METRICS: "metric data points"}
 
 
 @dataclass(slots=True)
@@ -79,6 +80,7 @@ class Summary:
     warnings: int = 0
     problems: list[Problem] = field(default_factory=list)
     problems_logged: int = 0
+    export_errors: list[str] = field(default_factory=list)
 
     @property
     def exit_status(self) -> int:
@@ -131,6 +133,7 @@ class Summary:
             "warnings": self.warnings,
             "signals": signals,
             "problems": [problem.to_dict() for problem in self.problems],
+            "export_errors": self.export_errors[:MAX_PROBLEMS_KEPT],
             "problems_not_listed": max(0, self.problems_logged - len(self.problems)),
         }
 
@@ -160,8 +163,11 @@ class Summary:
     def _footer(self) -> list[str]:
         lines = []
         for signal, endpoint in self.endpoints.items():
-            if self.counts[signal].sent or self.counts[signal].failed:
-                lines.append(f"{signal.value} sent to {endpoint}")
+            counts = self.counts[signal]
+            if counts.sent:
+                lines.append(f"{counts.sent} {_NOUNS[signal]} sent to {endpoint}")
+            if counts.failed:
+                lines.append(f"{counts.failed} {_NOUNS[signal]} failed to send to {endpoint}")
         if self.files_not_telemetry:
             lines.append(f"{len(self.files_not_telemetry)} file(s) skipped: not a telemetry format otel-replay reads")
         if self.file_errors or self.warnings:
