@@ -206,7 +206,8 @@ class _RecordingSession(requests.Session):
     """A requests session that keeps the last response, which the exporters do not return.
 
     The status code separates a batch that was too large from other failures. The body
-    contains the OTLP partial-success counts of records the receiver rejected.
+    contains the OTLP partial-success counts of records the receiver rejected. It also
+    makes the CA file from --certificate win over the CA bundle variables of requests.
     """
 
     def __init__(self) -> None:
@@ -216,6 +217,10 @@ class _RecordingSession(requests.Session):
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         self.last_response, self.last_error = None, None
+        if isinstance(self.verify, str):
+            # requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override the session's CA
+            # file unless the request names it, which would silently ignore --certificate.
+            kwargs.setdefault("verify", self.verify)
         try:
             response = super().request(*args, **kwargs)
         except Exception as error:

@@ -7,6 +7,7 @@ suite uses it to decode the exact protobuf requests the exporters sent.
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -72,12 +73,16 @@ class OTLPReceiver:
     """An OTLP/HTTP (protobuf) receiver on 127.0.0.1, run in a background thread.
 
     Use it as a context manager; port 0 picks a free port, and `url` gives the base URL.
+    With `tls` (an SSL context holding a certificate for 127.0.0.1) it serves https.
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
         self.received = Received()
         self._lock = threading.Lock()
+        self._scheme = "https" if tls is not None else "http"
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self._server.receiver = self  # type: ignore[attr-defined]  # read back by _Handler
         self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-receiver", daemon=True)
@@ -86,7 +91,7 @@ class OTLPReceiver:
     def url(self) -> str:
         """The base URL, such as http://127.0.0.1:43171, without a signal path."""
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._scheme}://{host!s}:{port}"
 
     def start(self) -> OTLPReceiver:
         """Start serving in a background thread."""
