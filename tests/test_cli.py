@@ -46,6 +46,9 @@ def test_demo_json_summary() -> None:
     summary = json.loads(result.stdout)
     assert summary["signals"]["traces"]["sent"] == 51
     assert summary["signals"]["logs"]["sent"] == 89
+    assert summary["received"]["spans"] == 51
+    assert summary["received"]["traces"] == 7
+    assert summary["received"]["log_records_with_trace_id"] == 55
 
 
 def test_missing_path_is_a_usage_error() -> None:

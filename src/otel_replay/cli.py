@@ -240,7 +240,7 @@ def demo_command(
         otel-replay demo
     """
     _configure_logging(quiet=False, verbose=False)
-    from otel_replay.demo import BUNDLED_REPORT, describe
+    from otel_replay.demo import BUNDLED_REPORT, describe, received_counts
     from otel_replay.receiver import OTLPReceiver
 
     with _errors_to_exit(), OTLPReceiver() as receiver:
@@ -251,7 +251,7 @@ def demo_command(
 
     if not json_output:
         typer.echo(describe(receiver.received))
-    _finish(summary, json_output=json_output, quiet=False)
+    _finish(summary, json_output=json_output, quiet=False, extra={"received": received_counts(receiver.received)})
 
 
 def main() -> None:
@@ -370,9 +370,10 @@ class _Progress:
             self._bar.__exit__(None, None, None)
 
 
-def _finish(summary: Summary, *, json_output: bool, quiet: bool) -> None:
+def _finish(summary: Summary, *, json_output: bool, quiet: bool, extra: dict[str, object] | None = None) -> None:
     if json_output:
-        sys.stdout.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        document = {**summary.to_dict(), **(extra or {})}
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif not quiet:
         typer.echo(summary.render(), err=True)
     raise typer.Exit(code=summary.exit_status)

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from otel_replay.receiver import Received
 
-__all__ = ["BUNDLED_REPORT", "describe"]
+__all__ = ["BUNDLED_REPORT", "describe", "received_counts"]
 
 BUNDLED_REPORT: Final = Path(str(resources.files("otel_replay") / "examples" / "codemachine-bug-report"))
 """A real CodeMachine bug-report folder: one session's traces, logs and metrics, plus latest*.json."""
@@ -32,6 +32,20 @@ def describe(received: Received) -> str:
     lines.extend(_severity_line(logs))
     lines.extend(_resource_lines(spans, logs))
     return "\n".join(lines)
+
+
+def received_counts(received: Received) -> dict[str, object]:
+    """Return what the receiver decoded as JSON-ready counts: requests, spans, traces and log records."""
+    spans = received.spans()
+    logs = received.log_records()
+    return {
+        "trace_requests": len(received.traces),
+        "spans": len(spans),
+        "traces": len({span.trace_id for _, _, span in spans}),
+        "log_requests": len(received.logs),
+        "log_records": len(logs),
+        "log_records_with_trace_id": sum(1 for _, _, record in logs if record.trace_id),
+    }
 
 
 def _trace_table(spans: list[tuple[Any, Any, Any]]) -> list[str]:
