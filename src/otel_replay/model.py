@@ -20,6 +20,9 @@ __all__ = [
     "LinkData",
     "Location",
     "LogData",
+    "MetricData",
+    "MetricKind",
+    "MetricPoint",
     "Notice",
     "ResourceData",
     "ScopeData",
@@ -175,6 +178,68 @@ class LogData:
     signal = Signal.LOGS
 
 
+class MetricKind(str, enum.Enum):
+    """The OTLP metric data types."""
+
+    GAUGE = "gauge"
+    SUM = "sum"
+    HISTOGRAM = "histogram"
+    EXPONENTIAL_HISTOGRAM = "exponential_histogram"
+    SUMMARY = "summary"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One data point of a metric. Fields that do not apply to the metric's kind keep their defaults.
+
+    `value` is set for gauges and sums. Histograms use `count`, `sum`, `bucket_counts`,
+    `explicit_bounds`, `min` and `max`. Exponential histograms add `scale`, `zero_count` and
+    the offset and counts of the positive and negative buckets. Summaries use
+    `quantile_values`, as (quantile, value) pairs.
+    """
+
+    start_time_unix_nano: int
+    time_unix_nano: int
+    attributes: Attributes = field(default_factory=dict)
+    value: int | float | None = None
+    count: int = 0
+    sum: float | None = None
+    bucket_counts: Sequence[int] = ()
+    explicit_bounds: Sequence[float] = ()
+    min: float | None = None
+    max: float | None = None
+    scale: int = 0
+    zero_count: int = 0
+    positive_offset: int = 0
+    positive_bucket_counts: Sequence[int] = ()
+    negative_offset: int = 0
+    negative_bucket_counts: Sequence[int] = ()
+    quantile_values: Sequence[tuple[float, float]] = ()
+    flags: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MetricData:
+    """A metric with its data points, as recorded. Each data point counts as one record.
+
+    `aggregation_temporality` is the OTLP number: 1 delta, 2 cumulative (0 for gauges).
+    """
+
+    location: Location
+    resource: ResourceData
+    scope: ScopeData
+    name: str
+    kind: MetricKind
+    points: Sequence[MetricPoint]
+    description: str = ""
+    unit: str = ""
+    aggregation_temporality: int = 0
+    is_monotonic: bool = False
+    metadata: Attributes = field(default_factory=dict)
+
+    signal = Signal.METRICS
+
+
 @dataclass(frozen=True, slots=True)
 class Skipped:
     """A record that was read but will not be sent, and why.
@@ -198,5 +263,5 @@ class Notice:
     message: str
 
 
-Item: TypeAlias = SpanData | LogData | Skipped | Notice
+Item: TypeAlias = SpanData | LogData | MetricData | Skipped | Notice
 """Reader output: a record to send, a record to skip, or a warning."""

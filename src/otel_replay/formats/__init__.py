@@ -1,4 +1,4 @@
-"""Input formats: detect a file's format from its content and read it as a stream of items."""
+"""Input formats: open (decompressing gzip and zstd), detect a file's format from its content, and read it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from otel_replay.errors import InputError
-from otel_replay.formats import codemachine
+from otel_replay.errors import InputError, UsageError
+from otel_replay.formats import codemachine, console, jaeger, otlp_json, otlp_proto, zipkin
+from otel_replay.formats.compression import open_binary
 from otel_replay.model import Item
 
-__all__ = ["FORMATS", "SNIFF_SIZE", "Format", "detect"]
+__all__ = ["FORMATS", "SNIFF_SIZE", "Format", "by_name", "detect", "open_binary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,31 +20,57 @@ class Format:
     """An input format: its name, how to recognise it and how to read it."""
 
     name: str
+    description: str
     sniff: Callable[[bytes], bool]
     read: Callable[[Path], Iterator[Item]]
 
 
-FORMATS: Final = (Format(codemachine.NAME, codemachine.sniff, codemachine.read),)
-"""Every supported format, in the order detection tries them."""
+FORMATS: Final = (
+    Format(codemachine.NAME, "CodeMachine CLI trace, log and metrics files", codemachine.sniff, codemachine.read),
+    Format(otlp_json.NAME, "OTLP/JSON requests, one per line or pretty-printed", otlp_json.sniff, otlp_json.read),
+    Format(jaeger.NAME, "Jaeger UI download or query API JSON", jaeger.sniff, jaeger.read),
+    Format(zipkin.NAME, "Zipkin v2 JSON span list", zipkin.sniff, zipkin.read),
+    Format(console.NAME, "OpenTelemetry Python SDK console exporter output", console.sniff, console.read),
+    Format(otlp_proto.NAME, "OTLP protobuf requests, length-prefixed", otlp_proto.sniff, otlp_proto.read),
+)
+"""Every supported format, in the order detection tries them; binary formats come last."""
 
-# CodeMachine writes its envelope keys before the record arrays, so they sit in the first
-# few hundred bytes; the margin covers a long "sessionFile" path.
 SNIFF_SIZE: Final = 4096
+"""Bytes of (decompressed) content that detection looks at."""
 
 
 def detect(path: Path) -> Format | None:
     """Return the format of the file at `path`, or None when no format recognises it.
 
     Raises:
-        InputError: the file cannot be opened.
+        InputError: the file cannot be read or decompressed.
     """
     try:
-        with path.open("rb") as file:
+        with open_binary(path) as file:
             head = file.read(SNIFF_SIZE)
-    except OSError as error:
-        raise InputError(path, f"cannot read the file: {error.strerror}") from error
+    except (OSError, EOFError) as error:
+        raise InputError(path, f"cannot read or decompress the file: {error}") from error
+    except Exception as error:
+        # zstandard raises its own error type for damaged frames.
+        if type(error).__module__.startswith("zstandard"):
+            raise InputError(path, f"cannot decompress the file: {error}") from error
+        raise
 
     for candidate in FORMATS:
         if candidate.sniff(head):
             return candidate
     return None
+
+
+def by_name(name: str) -> Format:
+    """Return the format called `name`, as given to --format.
+
+    Raises:
+        UsageError: no format has that name.
+    """
+    for candidate in FORMATS:
+        if candidate.name == name:
+            return candidate
+    names = ", ".join(candidate.name for candidate in FORMATS)
+    msg = f"unknown --format {name!r}: expected one of {names}"
+    raise UsageError(msg)

@@ -19,6 +19,7 @@ from typing import Final
 import orjson
 
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
+from otel_replay.formats.compression import open_binary
 from otel_replay.model import (
     AnyValue,
     EventData,
@@ -90,9 +91,10 @@ def read(path: Path) -> Iterator[Item]:
 
 def _read_text(path: Path) -> str:
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputError(path, f"cannot read the file: {error.strerror}") from error
+        with open_binary(path) as file:
+            data = file.read()
+    except (OSError, EOFError) as error:
+        raise InputError(path, f"cannot read or decompress the file: {error}") from error
 
     try:
         return data.decode("utf-8-sig")
