@@ -554,31 +554,21 @@ def count_data_points(path: Path) -> int:
     )
 
 
-def test_metrics_file_skipped_with_reason(receiver: OTLPReceiver) -> None:
-    """Every data point of a metrics file is read and counted as skipped, with a reason."""
-    points = count_data_points(SESSION_B_METRICS)
+def test_invalid_metric_skipped_others_sent(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """A metric with an unknown type is skipped with file, record and field; the other metrics arrive."""
+    document = json.loads(SESSION_B_METRICS.read_text(encoding="utf-8"))
+    document["metrics"][0]["scopeMetrics"][0]["metrics"][0]["type"] = "9"
+    broken = tmp_path / "broken-metrics.json"
+    broken.write_text(json.dumps(document), encoding="utf-8")
+    bad_points = len(document["metrics"][0]["scopeMetrics"][0]["metrics"][0]["dataPoints"])
 
-    result = run_cli("replay", SESSION_B_METRICS, "--endpoint", receiver.url, "--json")
+    result = run_cli("replay", broken, "--endpoint", receiver.url, "--json")
 
     metrics = json.loads(result.stdout)["signals"]["metrics"]
-    assert receiver.received.metrics == []
-    assert points > 0
-    assert metrics["files"] == 1
-    assert metrics["read"] == points
-    assert metrics["skipped"] == points
-    assert metrics["skipped_by_reason"] == {"metrics not replayed yet": points}
-    assert metrics["sent"] == 0
-    assert metrics["failed"] == 0
-
-
-def test_metrics_file_warns() -> None:
-    """A metrics file gives a warning naming the file and exits with status 0."""
-    result = run_cli("replay", SESSION_B_METRICS, "--endpoint", f"http://127.0.0.1:{unused_port()}")
-
-    warnings = warning_lines(result)
-    assert result.exit_code == 0
-    assert len(warnings) == 1
-    assert str(SESSION_B_METRICS) in warnings[0]
+    assert result.exit_code == 1
+    assert metrics["skipped_by_reason"] == {"invalid": bad_points}
+    assert metrics["sent"] == count_data_points(SESSION_B_METRICS) - bad_points
+    assert "record 0, field scopeMetrics[0].metrics[0].type: unknown metric type '9'" in result.stderr
 
 
 # --- paths and options -----------------------------------------------------------------
@@ -599,7 +589,6 @@ def test_missing_path_exit_status(tmp_path: Path, receiver: OTLPReceiver) -> Non
 @pytest.mark.parametrize(
     ("option", "value", "named"),
     [
-        pytest.param("--signals", "metrics", "--signals metrics", id="signals-metrics"),
         pytest.param("--signals", "foo", "'foo'", id="signals-foo"),
         pytest.param("--signals", "", "--signals", id="signals-empty"),
         pytest.param("--header", "Authorization", "--header", id="header-no-equals"),

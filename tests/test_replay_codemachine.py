@@ -148,7 +148,8 @@ def test_directory_summary_accounts_for_every_record(receiver: OTLPReceiver) -> 
     for counts in summary["signals"].values():
         assert counts["read"] == counts["sent"] + counts["skipped"] + counts["failed"]
     assert summary["signals"]["metrics"]["read"] == 241 * 2 + 2022
-    assert summary["signals"]["metrics"]["skipped_by_reason"] == {"metrics not replayed yet": 241 * 2 + 2022}
+    assert summary["signals"]["metrics"]["sent"] == 241 + 2022
+    assert summary["signals"]["metrics"]["skipped_by_reason"] == {"duplicate": 241}
     assert summary["exit_status"] == 0
 
 

@@ -24,7 +24,6 @@ __all__ = ["app", "main"]
 
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
-REPLAYABLE: Final = (Signal.TRACES, Signal.LOGS)
 
 app = typer.Typer(
     name="otel-replay",
@@ -62,7 +61,7 @@ EndpointOption = Annotated[
     typer.Option(
         "--endpoint",
         metavar="URL",
-        help="Base URL of the OTLP/HTTP receiver; /v1/traces and /v1/logs are appended. "
+        help="Base URL of the OTLP/HTTP receiver; /v1/traces, /v1/logs and /v1/metrics are appended. "
         "Default: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318.",
         show_default=False,
     ),
@@ -83,6 +82,15 @@ LogsEndpointOption = Annotated[
         metavar="URL",
         help="Full URL for log records, used as given, such as http://loki:3100/otlp/v1/logs. "
         "Default: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else from --endpoint.",
+        show_default=False,
+    ),
+]
+MetricsEndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics-endpoint",
+        metavar="URL",
+        help="Full URL for metrics, used as given. Default: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, else from --endpoint.",
         show_default=False,
     ),
 ]
@@ -131,7 +139,7 @@ BatchSizeOption = Annotated[
 ]
 SignalsOption = Annotated[
     str,
-    typer.Option("--signals", metavar="LIST", help="Comma-separated signals to send: traces, logs."),
+    typer.Option("--signals", metavar="LIST", help="Comma-separated signals to send: traces, logs, metrics."),
 ]
 ResourceAttributeOption = Annotated[
     list[str] | None,
@@ -170,12 +178,13 @@ def replay_command(
     endpoint: EndpointOption = None,
     traces_endpoint: TracesEndpointOption = None,
     logs_endpoint: LogsEndpointOption = None,
+    metrics_endpoint: MetricsEndpointOption = None,
     header: HeaderOption = None,
     timeout: TimeoutOption = None,
     compression: CompressionOption = None,
     certificate: CertificateOption = None,
     batch_size: BatchSizeOption = 512,
-    signals: SignalsOption = "traces,logs",
+    signals: SignalsOption = "traces,logs,metrics",
     resource_attribute: ResourceAttributeOption = None,
     resource_from_env: ResourceFromEnvOption = False,
     no_dedupe: NoDedupeOption = False,
@@ -201,6 +210,7 @@ def replay_command(
             endpoint=endpoint,
             traces_endpoint=traces_endpoint,
             logs_endpoint=logs_endpoint,
+            metrics_endpoint=metrics_endpoint,
             headers=_parse_headers(header),
             timeout=timeout,
             compression=_parse_compression(compression),
@@ -311,16 +321,13 @@ def _check_certificate(path: Path | None) -> str | None:
 def _parse_signals(text: str) -> frozenset[Signal]:
     names = [name.strip().lower() for name in text.split(",") if name.strip()]
     if not names:
-        msg = "--signals is empty: expected a comma-separated list of traces, logs"
+        msg = "--signals is empty: expected a comma-separated list of traces, logs, metrics"
         raise UsageError(msg)
 
     signals = set()
     for name in names:
-        if name == Signal.METRICS.value:
-            msg = "--signals metrics: metrics are not replayed yet; expected traces, logs or both"
-            raise UsageError(msg)
-        if name not in (signal.value for signal in REPLAYABLE):
-            msg = f"invalid --signals value {name!r}: expected traces, logs or both, comma-separated"
+        if name not in (signal.value for signal in Signal):
+            msg = f"invalid --signals value {name!r}: expected a comma-separated list of traces, logs, metrics"
             raise UsageError(msg)
         signals.add(Signal(name))
     return frozenset(signals)

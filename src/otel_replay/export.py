@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
@@ -12,15 +12,19 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 import requests
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otel_replay.errors import UsageError
-from otel_replay.model import Signal
+from otel_replay.model import MetricData, Signal
 from otel_replay.rebuild import (
     Compression,
     LogRecordExportResult,
+    MetricExportResult,
     OTLPLogExporter,
     OTLPSpanExporter,
+    Rebuilder,
+    ReplayMetricExporter,
     SpanExportResult,
 )
 from otel_replay.report import Summary
@@ -33,10 +37,11 @@ DEFAULT_ENDPOINT: Final = "http://localhost:4318"
 _SIGNAL_PATHS: Final = {Signal.TRACES: "v1/traces", Signal.LOGS: "v1/logs", Signal.METRICS: "v1/metrics"}
 _HTTP_PAYLOAD_TOO_LARGE: Final = 413
 _MAX_DETAIL: Final = 160  # characters of a connection error kept in a message; requests nests long reprs
-_RECORD_NOUNS: Final = {Signal.TRACES: "spans", Signal.LOGS: "log records"}
+_RECORD_NOUNS: Final = {Signal.TRACES: "spans", Signal.LOGS: "log records", Signal.METRICS: "metric data points"}
 _RESPONSES: Final[dict[Signal, Any]] = {
     Signal.TRACES: ExportTraceServiceResponse,
     Signal.LOGS: ExportLogsServiceResponse,
+    Signal.METRICS: ExportMetricsServiceResponse,
 }
 _COMPRESSIONS: Final = {"gzip": Compression.Gzip, "deflate": Compression.Deflate, "none": Compression.NoCompression}
 
@@ -48,6 +53,7 @@ class ExportSettings:
     endpoint: str | None = None
     traces_endpoint: str | None = None
     logs_endpoint: str | None = None
+    metrics_endpoint: str | None = None
     headers: Mapping[str, str] | None = None
     timeout: float | None = None
     compression: str | None = None
@@ -61,7 +67,11 @@ def resolve_endpoint(signal: Signal, settings: ExportSettings, environ: Mapping[
     OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT as given, OTEL_EXPORTER_OTLP_ENDPOINT with the
     signal path appended, then http://localhost:4318 with the signal path.
     """
-    own_option = {Signal.TRACES: settings.traces_endpoint, Signal.LOGS: settings.logs_endpoint}.get(signal)
+    own_option = {
+        Signal.TRACES: settings.traces_endpoint,
+        Signal.LOGS: settings.logs_endpoint,
+        Signal.METRICS: settings.metrics_endpoint,
+    }.get(signal)
     own_variable = environ.get(f"OTEL_EXPORTER_OTLP_{signal.value.upper()}_ENDPOINT", "").strip()
     base_variable = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
 
@@ -84,11 +94,12 @@ def secret_values(settings: ExportSettings, environ: Mapping[str, str] = os.envi
     messages, so the CLI removes these strings from every log line.
     """
     secrets = set((settings.headers or {}).values())
-    for name in ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_LOGS_HEADERS"):
+    names = [f"OTEL_EXPORTER_OTLP_{signal.value.upper()}_HEADERS" for signal in Signal]
+    for name in ["OTEL_EXPORTER_OTLP_HEADERS", *names]:
         for pair in environ.get(name, "").split(","):
             secrets.add(unquote(pair.partition("=")[2]).strip())
 
-    for signal in (Signal.TRACES, Signal.LOGS):
+    for signal in Signal:
         try:
             parts = urlsplit(resolve_endpoint(signal, settings, environ))
         except UsageError:
@@ -123,33 +134,51 @@ def _checked(url: str, source: str) -> str:
 
 
 class _Exporter(Protocol):
-    def export(self, batch: Sequence[Any], /) -> object: ...
+    def export(self, batch: Any, /) -> object: ...
 
     def shutdown(self) -> None: ...
 
 
 class BatchExporter:
-    """Collects SDK objects per signal and exports them in batches, counting sent and failed records."""
+    """Collects records per signal and exports them in batches, counting sent and failed records.
 
-    def __init__(self, settings: ExportSettings, signals: frozenset[Signal], batch_size: int, summary: Summary) -> None:
+    Spans and log records are queued as SDK objects. Metrics are queued as `MetricData` and
+    rebuilt into one `MetricsData` per batch, since the SDK groups metrics per request; a
+    metrics batch is measured in data points.
+    """
+
+    def __init__(
+        self,
+        settings: ExportSettings,
+        signals: frozenset[Signal],
+        batch_size: int,
+        summary: Summary,
+        rebuilder: Rebuilder,
+    ) -> None:
         self._batch_size = batch_size
         self._summary = summary
+        self._rebuilder = rebuilder
+        self._queued_points = 0
         self._exporters: dict[Signal, _Exporter] = {}
         self._sessions: dict[Signal, _RecordingSession] = {}
         self._batches: dict[Signal, list[object]] = {}
 
-        for signal in sorted(signals & {Signal.TRACES, Signal.LOGS}):
+        for signal in sorted(signals):
             url = resolve_endpoint(signal, settings)
             summary.endpoints[signal] = display_url(url)
             self._sessions[signal] = _RecordingSession()
             self._exporters[signal] = _create_exporter(signal, url, settings, self._sessions[signal])
             self._batches[signal] = []
 
-    def add(self, signal: Signal, sdk_record: object) -> None:
-        """Queue one SDK span or log record, exporting the batch once it is full."""
+    def add(self, signal: Signal, record: object) -> None:
+        """Queue one SDK span or log record, or one MetricData, exporting the batch once it is full."""
         batch = self._batches[signal]
-        batch.append(sdk_record)
-        if len(batch) >= self._batch_size:
+        batch.append(record)
+        size = len(batch)
+        if isinstance(record, MetricData):
+            self._queued_points += len(record.points)
+            size = self._queued_points
+        if size >= self._batch_size:
             self._export(signal)
 
     def close(self) -> None:
@@ -164,42 +193,51 @@ class BatchExporter:
         if batch:
             self._batches[signal] = []
             self._export_batch(signal, batch)
+        if signal is Signal.METRICS:
+            self._queued_points = 0
 
     def _export_batch(self, signal: Signal, batch: list[object]) -> None:
         counts = self._summary.counts[signal]
         session = self._sessions[signal]
         session.last_response, session.last_error = None, None
 
+        size = _size(batch)
         try:
-            result = self._exporters[signal].export(batch)
+            payload = self._rebuilder.metrics(batch) if signal is Signal.METRICS else batch  # type: ignore[arg-type]  # a metrics batch holds MetricData only
+            result = self._exporters[signal].export(payload)
         except Exception:  # an encoder bug must fail this batch, not the run
-            logger.exception("Exporting a batch of %d %s failed", len(batch), _RECORD_NOUNS[signal])
-            counts.failed += len(batch)
+            logger.exception("Exporting a batch of %d %s failed", size, _RECORD_NOUNS[signal])
+            counts.failed += size
             return
 
         response = session.last_response
-        if result in (SpanExportResult.SUCCESS, LogRecordExportResult.SUCCESS):
-            rejected = _rejected_count(signal, response, len(batch))
-            counts.sent += len(batch) - rejected
+        if result in (SpanExportResult.SUCCESS, LogRecordExportResult.SUCCESS, MetricExportResult.SUCCESS):
+            rejected = _rejected_count(signal, response, size)
+            counts.sent += size - rejected
             counts.failed += rejected
-            logger.info("Sent a batch of %d %s", len(batch), _RECORD_NOUNS[signal])
+            logger.info("Sent a batch of %d %s", size, _RECORD_NOUNS[signal])
             return
 
         if response is not None and response.status_code == _HTTP_PAYLOAD_TOO_LARGE and len(batch) > 1:
             half = len(batch) // 2
             logger.warning(
                 "The receiver rejected a batch of %d %s as too large (HTTP 413); sending it in two halves",
-                len(batch),
+                size,
                 _RECORD_NOUNS[signal],
             )
             self._export_batch(signal, batch[:half])
             self._export_batch(signal, batch[half:])
             return
 
-        counts.failed += len(batch)
-        message = f"failed to send a batch of {len(batch)} {_RECORD_NOUNS[signal]} to {self._summary.endpoints[signal]}"
+        counts.failed += size
+        message = f"failed to send a batch of {size} {_RECORD_NOUNS[signal]} to {self._summary.endpoints[signal]}"
         self._summary.export_errors.append(f"{message}: {_failure_reason(session)}")
         logger.error("%s: %s", message.capitalize(), _failure_reason(session))
+
+
+def _size(batch: list[object]) -> int:
+    """Return the number of records in a batch: data points for metrics, else objects."""
+    return sum(len(record.points) if isinstance(record, MetricData) else 1 for record in batch)
 
 
 class _RecordingSession(requests.Session):
@@ -256,7 +294,12 @@ def _rejected_count(signal: Signal, response: requests.Response | None, batch_si
         return 0
 
     partial = message.partial_success
-    rejected = int(partial.rejected_spans if signal is Signal.TRACES else partial.rejected_log_records)
+    rejected_fields = {
+        Signal.TRACES: "rejected_spans",
+        Signal.LOGS: "rejected_log_records",
+        Signal.METRICS: "rejected_data_points",
+    }
+    rejected = int(getattr(partial, rejected_fields[signal]))
     if rejected or partial.error_message:
         logger.error(
             "The receiver rejected %d of %d %s in a batch: %s",
@@ -273,7 +316,12 @@ def _create_exporter(signal: Signal, url: str, settings: ExportSettings, session
     if settings.compression is not None:
         compression = _COMPRESSIONS[settings.compression]
 
-    exporter_class = OTLPSpanExporter if signal is Signal.TRACES else OTLPLogExporter
+    exporter_classes = {
+        Signal.TRACES: OTLPSpanExporter,
+        Signal.LOGS: OTLPLogExporter,
+        Signal.METRICS: ReplayMetricExporter,
+    }
+    exporter_class: Any = exporter_classes[signal]
     exporter: _Exporter = exporter_class(
         endpoint=url,
         certificate_file=settings.certificate,

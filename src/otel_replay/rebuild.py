@@ -8,15 +8,36 @@ breaks one file, and the pinned SDK range in pyproject.toml covers only tested r
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Any, Final
 
 from opentelemetry import trace as trace_api
 from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.exporter.otlp.proto.common._internal.metrics_encoder import encode_metrics
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExportResult
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Buckets,
+    ExponentialHistogram,
+    ExponentialHistogramDataPoint,
+    Gauge,
+    Histogram,
+    HistogramDataPoint,
+    Metric,
+    MetricExportResult,
+    MetricsData,
+    NumberDataPoint,
+    ResourceMetrics,
+    ScopeMetrics,
+    Sum,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
@@ -24,14 +45,28 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.status import Status, StatusCode
 
-from otel_replay.model import Attributes, EventData, LinkData, LogData, ResourceData, ScopeData, SpanData
+from otel_replay.model import (
+    Attributes,
+    EventData,
+    LinkData,
+    LogData,
+    MetricData,
+    MetricKind,
+    MetricPoint,
+    ResourceData,
+    ScopeData,
+    SpanData,
+)
 
 __all__ = [
     "Compression",
     "LogRecordExportResult",
+    "MetricExportResult",
     "OTLPLogExporter",
+    "OTLPMetricExporter",
     "OTLPSpanExporter",
     "Rebuilder",
+    "ReplayMetricExporter",
     "SpanExportResult",
 ]
 
@@ -45,6 +80,7 @@ _SPAN_KINDS: Final = {
 }
 _STATUS_CODES: Final = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _SAMPLED: Final = TraceFlags(TraceFlags.SAMPLED)
+_EMPTY_SDK_SCOPE: Final = InstrumentationScope("")
 
 
 class Rebuilder:
@@ -115,6 +151,23 @@ class Rebuilder:
             instrumentation_scope=self._scope(log.scope),
         )
 
+    def metrics(self, batch: Sequence[MetricData]) -> MetricsData:
+        """Rebuild `MetricsData` for a batch of metrics, grouped by resource and then by scope.
+
+        Summary metrics have no SDK type; `ReplayMetricExporter` adds them to the request.
+        """
+        resource_metrics = []
+        ordered: list[MetricData] = []
+        for resource, scopes in _group_metrics(batch).items():
+            scope_metrics = []
+            for records in scopes.values():
+                scope = records[0].scope
+                metrics = [_sdk_metric(record) for record in records]
+                scope_metrics.append(ScopeMetrics(self._scope(scope) or _EMPTY_SDK_SCOPE, metrics, scope.schema_url))
+                ordered.extend(records)
+            resource_metrics.append(ResourceMetrics(self._resource(resource), scope_metrics, resource.schema_url))
+        return _ReplayMetricsData(resource_metrics, ordered)
+
     def _resource(self, resource: ResourceData) -> Resource:
         sdk_resource = self._resources.get(resource)
         if sdk_resource is None:
@@ -133,6 +186,169 @@ class Rebuilder:
             )
         self._scopes[scope] = sdk_scope
         return sdk_scope
+
+
+class _ReplayMetricsData(MetricsData):
+    """`MetricsData` that also carries the neutral records, for the fields the SDK cannot hold."""
+
+    def __init__(self, resource_metrics: Sequence[ResourceMetrics], records: list[MetricData]) -> None:
+        super().__init__(resource_metrics=resource_metrics)
+        object.__setattr__(self, "records", records)
+
+
+class ReplayMetricExporter(OTLPMetricExporter):
+    """The official OTLP/HTTP metric exporter, completing what the SDK's encoder leaves out.
+
+    The encoder drops a gauge point's start time and every point's flags, and the SDK has
+    no summary type, so the request is encoded with the official encoder and then these
+    fields are filled in from the recorded data before the exporter sends it.
+    """
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float | None = 10_000, **kwargs: object
+    ) -> MetricExportResult:
+        records: list[MetricData] = getattr(metrics_data, "records", [])
+        request = encode_metrics(metrics_data)
+        _complete_request(request, records)
+        return self._export_batch(request)  # private, but the only way to send an encoded request with the retries
+
+
+def _group_metrics(batch: Sequence[MetricData]) -> dict[ResourceData, dict[tuple[object, ...], list[MetricData]]]:
+    # The encoder keys scopes by name, version and schema URL within a resource and would
+    # overwrite a group with an equal scope, so groups are keyed by content, not identity.
+    grouped: dict[ResourceData, dict[tuple[object, ...], list[MetricData]]] = {}
+    for metric in batch:
+        scope = metric.scope
+        scope_key = (scope.name, scope.version, scope.schema_url)
+        grouped.setdefault(metric.resource, {}).setdefault(scope_key, []).append(metric)
+    return grouped
+
+
+def _complete_request(request: Any, records: list[MetricData]) -> None:
+    # The encoder keeps the order of resources, scopes and metrics, which is `records` order.
+    pb2_metrics = [
+        pb2_metric
+        for resource_metrics in request.resource_metrics
+        for scope_metrics in resource_metrics.scope_metrics
+        for pb2_metric in scope_metrics.metrics
+    ]
+    for pb2_metric, record in zip(pb2_metrics, records, strict=True):
+        _complete_metric(pb2_metric, record)
+
+
+def _complete_metric(pb2_metric: Any, record: MetricData) -> None:
+    if record.kind is MetricKind.GAUGE:
+        for pb2_point, point in zip(pb2_metric.gauge.data_points, record.points, strict=True):
+            pb2_point.start_time_unix_nano = point.start_time_unix_nano
+            pb2_point.flags = point.flags
+    elif record.kind is MetricKind.SUM:
+        for pb2_point, point in zip(pb2_metric.sum.data_points, record.points, strict=True):
+            pb2_point.flags = point.flags
+    elif record.kind is MetricKind.HISTOGRAM:
+        for pb2_point, point in zip(pb2_metric.histogram.data_points, record.points, strict=True):
+            pb2_point.flags = point.flags
+            if point.sum is None:
+                pb2_point.ClearField("sum")
+            if point.min is None:
+                pb2_point.ClearField("min")
+            if point.max is None:
+                pb2_point.ClearField("max")
+    elif record.kind is MetricKind.SUMMARY:
+        _fill_summary(pb2_metric, record)
+
+
+def _fill_summary(pb2_metric: Any, record: MetricData) -> None:
+    for point in record.points:
+        pb2_metric.summary.data_points.append(
+            metrics_pb2.SummaryDataPoint(
+                attributes=[],
+                start_time_unix_nano=point.start_time_unix_nano,
+                time_unix_nano=point.time_unix_nano,
+                count=point.count,
+                sum=point.sum or 0.0,
+                quantile_values=[
+                    metrics_pb2.SummaryDataPoint.ValueAtQuantile(quantile=quantile, value=value)
+                    for quantile, value in point.quantile_values
+                ],
+                flags=point.flags,
+            )
+        )
+        _encode_point_attributes(pb2_metric.summary.data_points[-1], point)
+
+
+def _encode_point_attributes(pb2_point: Any, point: MetricPoint) -> None:
+    from opentelemetry.exporter.otlp.proto.common._internal import _encode_attributes
+
+    pb2_point.attributes.extend(_encode_attributes(dict(point.attributes)))
+
+
+def _sdk_metric(metric: MetricData) -> Metric:
+    temporality = AggregationTemporality(metric.aggregation_temporality or AggregationTemporality.CUMULATIVE)
+    points = metric.points
+    data: Any
+    if metric.kind is MetricKind.GAUGE:
+        data = Gauge([_number_point(point) for point in points])
+    elif metric.kind is MetricKind.SUM:
+        data = Sum([_number_point(point) for point in points], temporality, metric.is_monotonic)
+    elif metric.kind is MetricKind.HISTOGRAM:
+        data = Histogram([_histogram_point(point) for point in points], temporality)
+    elif metric.kind is MetricKind.EXPONENTIAL_HISTOGRAM:
+        data = ExponentialHistogram([_exponential_point(point) for point in points], temporality)
+    else:
+        data = _SummaryPlaceholder()
+    return Metric(metric.name, metric.description, metric.unit, data)
+
+
+class _SummaryPlaceholder:
+    """Stands for a summary, which the SDK cannot represent; the exporter fills it in after encoding."""
+
+    data_points: tuple[()] = ()
+
+
+class _PlaceholderWarningFilter(logging.Filter):
+    """Drops the encoder's warning about the summary placeholder, whose data is added after encoding."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "_SummaryPlaceholder" not in record.getMessage()
+
+
+logging.getLogger(encode_metrics.__module__).addFilter(_PlaceholderWarningFilter())
+
+
+def _number_point(point: MetricPoint) -> NumberDataPoint:
+    value = point.value if point.value is not None else 0
+    return NumberDataPoint(dict(point.attributes), point.start_time_unix_nano, point.time_unix_nano, value)
+
+
+def _histogram_point(point: MetricPoint) -> HistogramDataPoint:
+    return HistogramDataPoint(
+        attributes=dict(point.attributes),
+        start_time_unix_nano=point.start_time_unix_nano,
+        time_unix_nano=point.time_unix_nano,
+        count=point.count,
+        sum=point.sum or 0.0,
+        bucket_counts=list(point.bucket_counts),
+        explicit_bounds=list(point.explicit_bounds),
+        min=point.min if point.min is not None else 0.0,
+        max=point.max if point.max is not None else 0.0,
+    )
+
+
+def _exponential_point(point: MetricPoint) -> ExponentialHistogramDataPoint:
+    return ExponentialHistogramDataPoint(
+        attributes=dict(point.attributes),
+        start_time_unix_nano=point.start_time_unix_nano,
+        time_unix_nano=point.time_unix_nano,
+        count=point.count,
+        sum=point.sum or 0.0,
+        scale=point.scale,
+        zero_count=point.zero_count,
+        positive=Buckets(point.positive_offset, list(point.positive_bucket_counts)),
+        negative=Buckets(point.negative_offset, list(point.negative_bucket_counts)),
+        flags=point.flags,
+        min=point.min if point.min is not None else 0.0,
+        max=point.max if point.max is not None else 0.0,
+    )
 
 
 class _ReplayedSpan(ReadableSpan):

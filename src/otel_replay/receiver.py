@@ -58,6 +58,16 @@ class Received:
             for span in scope_spans.spans
         ]
 
+    def metrics_received(self) -> list[tuple[Any, Any, Any]]:
+        """Return every received metric as (resource, scope, metric) protobuf messages."""
+        return [
+            (resource_metrics.resource, scope_metrics.scope, metric)
+            for request in self.metrics
+            for resource_metrics in request.resource_metrics
+            for scope_metrics in resource_metrics.scope_metrics
+            for metric in scope_metrics.metrics
+        ]
+
     def log_records(self) -> list[tuple[Any, Any, Any]]:
         """Return every received log record as (resource, scope, log record) protobuf messages."""
         return [

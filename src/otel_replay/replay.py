@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from otel_replay import formats
 from otel_replay.discover import Source, discover
 from otel_replay.errors import InputError, NotTelemetryError
 from otel_replay.export import BatchExporter, ExportSettings
-from otel_replay.model import AnyValue, Item, Location, Notice, Signal, Skipped, SpanData
+from otel_replay.model import AnyValue, Item, Location, MetricData, Notice, Signal, Skipped, SpanData
 from otel_replay.rebuild import Rebuilder
 from otel_replay.report import DUPLICATE, NOT_SELECTED, Summary
 from otel_replay.transform import Deduplicator, ParentIndex, ResourceOverlay
@@ -28,7 +29,7 @@ ProgressCallback = Callable[[int], None]
 class ReplayOptions:
     """Replay options other than the exporter settings: signals, deduplication, batching and resource."""
 
-    signals: frozenset[Signal] = frozenset({Signal.TRACES, Signal.LOGS})
+    signals: frozenset[Signal] = frozenset(Signal)
     dedupe: bool = True
     batch_size: int = 512
     resource_attributes: Mapping[str, AnyValue] = field(default_factory=dict)
@@ -48,8 +49,9 @@ def replay(
     """
     sources = discover(paths)
     summary = Summary()
-    exporter = BatchExporter(settings, options.signals, options.batch_size, summary)
-    run = _Run(options, summary, exporter)
+    rebuilder = Rebuilder()
+    exporter = BatchExporter(settings, options.signals, options.batch_size, summary, rebuilder)
+    run = _Run(options, summary, exporter, rebuilder)
     if on_start is not None:
         on_start(sources)
 
@@ -66,13 +68,13 @@ def replay(
 
 
 class _Run:
-    def __init__(self, options: ReplayOptions, summary: Summary, exporter: BatchExporter) -> None:
+    def __init__(self, options: ReplayOptions, summary: Summary, exporter: BatchExporter, rebuilder: Rebuilder) -> None:
         self.options = options
         self.summary = summary
         self.exporter = exporter
         self.dedupe = Deduplicator() if options.dedupe else None
         self.overlay = ResourceOverlay(options.resource_attributes)
-        self.rebuilder = Rebuilder()
+        self.rebuilder = rebuilder
         self.parents = ParentIndex()
         # Readers yield a record's notices right after it; a record that is not sent needs none.
         self.unsent: Location | None = None
@@ -123,22 +125,36 @@ class _Run:
                 self.summary.warning(item.location, item.message)
             return
 
-        counts.read += 1
+        size = len(item.points) if isinstance(item, MetricData) else 1
+        counts.read += size
         if signal not in self.options.signals:
-            counts.skipped[NOT_SELECTED] += 1
-            self.unsent = item.location
-            return
-        if self.dedupe is not None and self.dedupe.is_duplicate(item):
-            counts.skipped[DUPLICATE] += 1
+            counts.skipped[NOT_SELECTED] += size
             self.unsent = item.location
             return
 
-        if isinstance(item, SpanData):
+        if isinstance(item, MetricData):
+            self._send_metric(item)
+        elif self.dedupe is not None and self.dedupe.is_duplicate(item):
+            counts.skipped[DUPLICATE] += 1
+            self.unsent = item.location
+        elif isinstance(item, SpanData):
             span = self.overlay.apply(item)
             self.parents.add(span)
             self.exporter.add(Signal.TRACES, self.rebuilder.span(span))
         else:
             self.exporter.add(Signal.LOGS, self.rebuilder.log(self.overlay.apply(item)))
+
+    def _send_metric(self, metric: MetricData) -> None:
+        counts = self.summary.counts[Signal.METRICS]
+        if self.dedupe is not None:
+            points = self.dedupe.unique_points(metric)
+            if len(points) < len(metric.points):
+                counts.skipped[DUPLICATE] += len(metric.points) - len(points)
+            if not points:
+                self.unsent = metric.location
+                return
+            metric = dataclasses.replace(metric, points=points)
+        self.exporter.add(Signal.METRICS, self.overlay.apply(metric))
 
     def _about_unsent(self, location: Location) -> bool:
         unsent = self.unsent

@@ -44,7 +44,7 @@ class SignalCounts:
             "read": self.read,
             "sent": self.sent,
             "skipped": sum(self.skipped.values()),
-            "skipped_by_reason": dict(sorted(self.skipped.items())),
+            "skipped_by_reason": {reason: number for reason, number in sorted(self.skipped.items()) if number},
             "failed": self.failed,
         }
 

@@ -10,11 +10,11 @@ from typing import Final, TypeVar
 
 import orjson
 
-from otel_replay.model import AnyValue, LogData, ResourceData, SpanData
+from otel_replay.model import AnyValue, LogData, MetricData, MetricPoint, ResourceData, SpanData
 
 __all__ = ["Deduplicator", "ParentIndex", "ResourceOverlay"]
 
-_Record = TypeVar("_Record", SpanData, LogData)
+_Record = TypeVar("_Record", SpanData, LogData, MetricData)
 _DIGEST_SIZE: Final = 16  # bytes; 128 bits keep accidental collisions out of reach for any input size
 
 
@@ -30,12 +30,12 @@ class Deduplicator:
 
     def __init__(self) -> None:
         self._span_keys: set[tuple[int, int]] = set()
-        self._log_counts: dict[bytes, int] = {}
-        self._log_counts_in_file: Counter[bytes] = Counter()
+        self._counts: dict[bytes, int] = {}
+        self._counts_in_file: Counter[bytes] = Counter()
 
     def start_file(self) -> None:
-        """Begin counting equal log records for a new file."""
-        self._log_counts_in_file.clear()
+        """Begin counting equal log records and data points for a new file."""
+        self._counts_in_file.clear()
 
     def is_duplicate(self, record: SpanData | LogData) -> bool:
         """Return True when this record was sent before, and remember it otherwise."""
@@ -46,12 +46,22 @@ class Deduplicator:
             self._span_keys.add(key)
             return False
 
-        identity = _log_identity(record)
-        self._log_counts_in_file[identity] += 1
-        occurrence = self._log_counts_in_file[identity]
-        if occurrence <= self._log_counts.get(identity, 0):
+        return self._seen_before(_log_identity(record))
+
+    def unique_points(self, metric: MetricData) -> tuple[MetricPoint, ...]:
+        """Return the data points of `metric` that were not sent before, remembering them.
+
+        A data point is the same point when its metric, resource, scope, attributes, times
+        and values are equal; CodeMachine's latest-metrics.json repeats the session's points.
+        """
+        return tuple(point for point in metric.points if not self._seen_before(_point_identity(metric, point)))
+
+    def _seen_before(self, identity: bytes) -> bool:
+        self._counts_in_file[identity] += 1
+        occurrence = self._counts_in_file[identity]
+        if occurrence <= self._counts.get(identity, 0):
             return True
-        self._log_counts[identity] = occurrence
+        self._counts[identity] = occurrence
         return False
 
 
@@ -71,6 +81,36 @@ def _log_identity(log: LogData) -> bytes:
         f"{log.span_id:016x}",
         log.flags,
         log.event_name,
+    ]
+    serialized = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS, default=_serialize_other)
+    return hashlib.blake2b(serialized, digest_size=_DIGEST_SIZE).digest()
+
+
+def _point_identity(metric: MetricData, point: MetricPoint) -> bytes:
+    fields = [
+        metric.name,
+        metric.kind.value,
+        metric.unit,
+        metric.resource.attributes,
+        metric.scope.name,
+        metric.scope.version,
+        point.attributes,
+        point.start_time_unix_nano,
+        point.time_unix_nano,
+        point.value,
+        point.count,
+        point.sum,
+        list(point.bucket_counts),
+        list(point.explicit_bounds),
+        point.min,
+        point.max,
+        point.scale,
+        point.zero_count,
+        point.positive_offset,
+        list(point.positive_bucket_counts),
+        point.negative_offset,
+        list(point.negative_bucket_counts),
+        [list(pair) for pair in point.quantile_values],
     ]
     serialized = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS, default=_serialize_other)
     return hashlib.blake2b(serialized, digest_size=_DIGEST_SIZE).digest()

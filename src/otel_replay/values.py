@@ -6,6 +6,7 @@ written in the file and never passes through a binary float.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Context, Decimal
@@ -23,6 +24,7 @@ __all__ = [
     "decode_attributes",
     "decode_text",
     "decode_value",
+    "iso_to_unix_nano",
     "to_unix_nano",
 ]
 
@@ -34,6 +36,10 @@ NANOS_PER_MICROSECOND: Final = 1_000
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _MAX_UNIX_NANO: Final = 2**64 - 1  # fixed64 in the protocol
+_ISO_TIME: Final = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?",
+    re.IGNORECASE,
+)
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 # The default context keeps 28 significant digits and would round long hand-written decimals.
 # This precision makes scaling any time within range to nanoseconds exact.
@@ -69,6 +75,38 @@ def to_unix_nano(value: object, nanos_per_unit: int, field: str) -> int:
         msg = f"time {_show(value)} is outside the range OTLP can carry (0 to year 2554)"
         raise RecordError(field, msg)
     return unix_nano
+
+
+def iso_to_unix_nano(value: object, field: str) -> int:
+    """Convert an ISO-8601 UTC time such as ``2026-12-04T19:40:09.983Z`` into integer nanoseconds.
+
+    The fraction is read digit by digit, so up to nine decimals convert exactly. A time
+    without an offset is taken as UTC.
+
+    Raises:
+        RecordError: the value is not an ISO-8601 time.
+    """
+    match = _ISO_TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise RecordError(field, f"expected an ISO-8601 time such as 2026-12-04T19:40:09.983Z, got {_show(value)}")
+
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    fraction = (match.group(7) or "").ljust(9, "0")
+    try:
+        seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    except (ValueError, OverflowError) as error:
+        raise RecordError(field, f"invalid date or time {value!r}") from error
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        raise RecordError(field, f"invalid date or time {value!r}")
+
+    offset = match.group(8) or "Z"
+    if offset.upper() != "Z":
+        sign = 1 if offset[0] == "+" else -1
+        digits = offset[1:].replace(":", "")
+        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    if seconds < 0:
+        raise RecordError(field, f"time {value!r} is before 1970, which OTLP cannot carry")
+    return seconds * NANOS_PER_SECOND + int(fraction)
 
 
 def decode_text(text: str, location: Location, notices: list[Notice]) -> str:

@@ -26,6 +26,9 @@ from otel_replay.model import (
     Item,
     Location,
     LogData,
+    MetricData,
+    MetricKind,
+    MetricPoint,
     Notice,
     ResourceData,
     ScopeData,
@@ -39,6 +42,7 @@ from otel_replay.values import (
     decode_attributes,
     decode_text,
     decode_value,
+    iso_to_unix_nano,
     to_unix_nano,
 )
 
@@ -62,6 +66,9 @@ _SIGNAL_OF_ARRAY: Final = {"spans": Signal.TRACES, "logs": Signal.LOGS, "metrics
 _EMPTY_SCOPE: Final = ScopeData()
 _INVALID: Final = "invalid"
 _HINT: Final = "Fix or remove this record to send it; the other records are sent."
+# CodeMachine writes the SDK's DataPointType number as a string.
+_HISTOGRAM, _GAUGE, _SUM = "0", "2", "3"
+_CUMULATIVE: Final = 2  # OTLP AggregationTemporality; the JS SDK's default, and the format does not say
 
 
 def sniff(head: bytes) -> bool:
@@ -122,8 +129,10 @@ def _read_document(path: Path, document: dict[str, object]) -> Iterator[Item]:
         yield from notices
         yield from _read_logs(path, records, service)
     elif document.get("type") == "metrics" or "metrics" in document:
+        exports = _require_array(path, document, "metrics")
+        _check_count(path, document, "exportCount", len(exports), notices)
         yield from notices
-        yield _skip_metrics(path, document.get("metrics"))
+        yield from _read_metrics(path, exports, service)
     else:
         msg = 'not a CodeMachine telemetry file: it has no "spans", "logs" or "metrics" array'
         raise NotTelemetryError(path, msg)
@@ -182,26 +191,156 @@ def _skip_invalid(signal: Signal, path: Path, index: int, error: RecordError) ->
     return Skipped(signal, Location(path, index, error.field), _INVALID, f"{error.message}. {_HINT}")
 
 
-def _skip_metrics(path: Path, json_exports: object) -> Skipped:
-    points = _count_data_points(json_exports)
-    msg = f"{points} metric data point(s) are not replayed: this version replays traces and logs only"
-    return Skipped(Signal.METRICS, Location(path), "metrics not replayed yet", msg, count=points)
-
-
-def _count_data_points(json_exports: object) -> int:
-    if not isinstance(json_exports, list):
-        return 0
-    points = 0
-    for export in json_exports:
-        for scope_metrics in _list_field(export, "scopeMetrics"):
-            for metric in _list_field(scope_metrics, "metrics"):
-                points += len(_list_field(metric, "dataPoints"))
-    return points
-
-
 def _list_field(json_object: object, key: str) -> list[object]:
     value = json_object.get(key) if isinstance(json_object, dict) else None
     return value if isinstance(value, list) else []
+
+
+# --- metrics ---------------------------------------------------------------------------
+
+
+def _read_metrics(path: Path, json_exports: list[object], service: str | None) -> Iterator[Item]:
+    """Yield one MetricData per metric of each export; the record index is the export's position."""
+    resources: dict[bytes, ResourceData] = {}
+    scopes: dict[tuple[str, str], ScopeData] = {}
+    fallback = ResourceData({"service.name": service} if service is not None else {})
+    histogram_points = 0
+    sums = 0
+
+    for index, json_export in enumerate(json_exports):
+        notices: list[Notice] = []
+        location = Location(path, index)
+        try:
+            resource = _decode_log_resource(
+                _require_object(json_export, "export").get("resource"), location, resources, fallback, notices
+            )
+        except RecordError as error:
+            points = sum(len(_list_field(metric, "dataPoints")) for metric in _export_metrics(json_export))
+            yield Skipped(
+                Signal.METRICS, Location(path, index, error.field), _INVALID, f"{error.message}. {_HINT}", points
+            )
+            continue
+        yield from notices
+
+        for field, json_scope, json_metric in _scope_metric_pairs(json_export):
+            notices = []
+            try:
+                scope = _decode_scope(json_scope, scopes)
+                metric = _decode_metric(Location(path, index, field), json_metric, resource, scope, notices)
+            except RecordError as error:
+                points = len(_list_field(json_metric, "dataPoints"))
+                yield Skipped(
+                    Signal.METRICS,
+                    Location(path, index, f"{field}.{error.field}"),
+                    _INVALID,
+                    f"{error.message}. {_HINT}",
+                    points,
+                )
+                continue
+            if _is_histogram(json_metric):
+                histogram_points += len(metric.points)
+            elif metric.kind is MetricKind.SUM:
+                sums += 1
+            yield metric
+            yield from notices
+
+    yield from _metric_notices(path, histogram_points, sums)
+
+
+def _export_metrics(json_export: object) -> Iterator[object]:
+    for scope_metrics in _list_field(json_export, "scopeMetrics"):
+        yield from _list_field(scope_metrics, "metrics")
+
+
+def _scope_metric_pairs(json_export: object) -> Iterator[tuple[str, object, object]]:
+    for scope_number, scope_metrics in enumerate(_list_field(json_export, "scopeMetrics")):
+        json_scope = scope_metrics.get("scope") if isinstance(scope_metrics, dict) else None
+        for metric_number, json_metric in enumerate(_list_field(scope_metrics, "metrics")):
+            yield f"scopeMetrics[{scope_number}].metrics[{metric_number}]", json_scope, json_metric
+
+
+def _decode_scope(json_scope: object, scopes: dict[tuple[str, str], ScopeData]) -> ScopeData:
+    if json_scope is None:
+        return _EMPTY_SCOPE
+    scope = _require_object(json_scope, "scope", field="scope")
+    name, version = scope.get("name", ""), scope.get("version", "")
+    if not isinstance(name, str) or not isinstance(version, str):
+        raise RecordError("scope", "expected a string name and version")
+
+    key = (name, version)
+    if key not in scopes:
+        scopes[key] = ScopeData(name=name, version=version)
+    return scopes[key]
+
+
+def _is_histogram(json_metric: object) -> bool:
+    return isinstance(json_metric, dict) and json_metric.get("type") == _HISTOGRAM
+
+
+def _decode_metric(
+    location: Location, json_metric: object, resource: ResourceData, scope: ScopeData, notices: list[Notice]
+) -> MetricData:
+    metric = _require_object(json_metric, "metric")
+    name = _require_str(metric, "name")
+    metric_type = metric.get("type")
+    if metric_type not in (_HISTOGRAM, _GAUGE, _SUM):
+        raise RecordError(
+            "type", f'unknown metric type {metric_type!r}: expected "0" (histogram), "2" (gauge) or "3" (sum)'
+        )
+
+    description = metric.get("description", "")
+    unit = metric.get("unit", "")
+    if not isinstance(description, str) or not isinstance(unit, str):
+        raise RecordError("description", "expected string description and unit")
+
+    json_points = metric.get("dataPoints")
+    if not isinstance(json_points, list):
+        raise RecordError("dataPoints", "missing or not an array")
+    points = tuple(
+        _decode_point(location, number, json_point, notices) for number, json_point in enumerate(json_points)
+    )
+
+    if metric_type == _GAUGE:
+        return MetricData(location, resource, scope, name, MetricKind.GAUGE, points, description, unit)
+    if metric_type == _SUM:
+        return MetricData(location, resource, scope, name, MetricKind.SUM, points, description, unit, _CUMULATIVE)
+
+    # CodeMachine's exporter writes only a histogram's sum, and writes 0 for it: the count,
+    # buckets, min and max never reach the file. Sending a histogram would claim a
+    # distribution, so the value goes out as a sum metric named after the histogram's sum.
+    summary = f"Sum of histogram {name} as written by CodeMachine; the file has no count or buckets"
+    return MetricData(location, resource, scope, f"{name}.sum", MetricKind.SUM, points, summary, unit, _CUMULATIVE)
+
+
+def _decode_point(location: Location, number: int, json_point: object, notices: list[Notice]) -> MetricPoint:
+    field = f"dataPoints[{number}]"
+    point = _require_object(json_point, "data point", field=field)
+    value = point.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise RecordError(f"{field}.value", f"expected a number, got {_short(value)}")
+
+    attributes_location = Location(location.path, location.index, f"{location.field}.{field}.attributes")
+    return MetricPoint(
+        start_time_unix_nano=iso_to_unix_nano(point.get("startTime"), f"{field}.startTime"),
+        time_unix_nano=iso_to_unix_nano(point.get("endTime"), f"{field}.endTime"),
+        attributes=decode_attributes(point.get("attributes"), attributes_location, notices),
+        value=float(value) if isinstance(value, Decimal) else value,
+    )
+
+
+def _metric_notices(path: Path, histogram_points: int, sums: int) -> Iterator[Notice]:
+    if histogram_points:
+        msg = (
+            f"{histogram_points} histogram data point(s) carry only a sum, which CodeMachine's exporter "
+            "writes as 0; they are sent as sum metrics named <histogram>.sum, not as histograms"
+        )
+        yield Notice(Location(path), msg)
+    if sums:
+        msg = (
+            f"the format does not record monotonicity, so {sums} sum metric(s) "
+            "are sent as non-monotonic cumulative sums"
+        )
+        yield Notice(Location(path), msg)
 
 
 # --- spans -----------------------------------------------------------------------------
@@ -465,7 +604,7 @@ def _salvage(path: Path, text: str, error: json.JSONDecodeError) -> Iterator[Ite
     elif signal is Signal.LOGS:
         yield from _read_logs(path, json_records, service)
     else:
-        yield _skip_metrics(path, json_records)
+        yield from _read_metrics(path, json_records, service)
 
     msg = (
         f"invalid JSON at {where} ({error.msg}): the file looks truncated or damaged after "
