@@ -139,10 +139,31 @@ def decode_attributes(json_attributes: object, location: Location, notices: list
 
     attributes: dict[str, AnyValue] = {}
     for key, json_value in json_attributes.items():
+        plain = _plain_scalar(json_value)
+        if plain is not _NOT_PLAIN and _LONE_SURROGATE.search(key) is None:
+            # Most attributes are clean scalars; skipping the Location saves time per record.
+            attributes[key] = plain
+            continue
         key_location = _child(location, f"[{_quote(key)}]")
         clean_key = decode_text(key, key_location, notices)
         attributes[clean_key] = decode_value(json_value, key_location, notices)
     return attributes
+
+
+_NOT_PLAIN: Final = object()
+
+
+def _plain_scalar(json_value: object) -> object:
+    """Return a scalar that needs no notice as its OTLP value, or _NOT_PLAIN."""
+    if json_value is None or isinstance(json_value, bool):
+        return json_value
+    if isinstance(json_value, str):
+        return json_value if _LONE_SURROGATE.search(json_value) is None else _NOT_PLAIN
+    if isinstance(json_value, int):
+        return json_value if _INT64_MIN <= json_value <= _INT64_MAX else _NOT_PLAIN
+    if isinstance(json_value, Decimal):
+        return float(json_value)
+    return _NOT_PLAIN
 
 
 def decode_value(json_value: object, location: Location, notices: list[Notice]) -> AnyValue:
