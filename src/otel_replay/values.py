@@ -142,7 +142,7 @@ def decode_attributes(json_attributes: object, location: Location, notices: list
         plain = _plain_scalar(json_value)
         if plain is not _NOT_PLAIN and _LONE_SURROGATE.search(key) is None:
             # Most attributes are clean scalars; skipping the Location saves time per record.
-            attributes[key] = plain
+            attributes[key] = plain  # type: ignore[assignment]  # a scalar AnyValue when not _NOT_PLAIN
             continue
         key_location = _child(location, f"[{_quote(key)}]")
         clean_key = decode_text(key, key_location, notices)
