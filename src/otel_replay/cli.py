@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import IO, Annotated, Any, Final
 
 import orjson
 import typer
@@ -15,9 +15,10 @@ import typer
 from otel_replay import __version__
 from otel_replay.discover import Source
 from otel_replay.errors import ReplayError, UsageError
-from otel_replay.export import ExportSettings, secret_values
+from otel_replay.export import BatchExporter, ExportSettings, secret_values
 from otel_replay.model import AnyValue, Signal
-from otel_replay.replay import ReplayOptions, replay
+from otel_replay.rebuild import Rebuilder
+from otel_replay.replay import ReplayOptions, Sink, SinkFactory, replay
 from otel_replay.report import Summary
 
 __all__ = ["app", "main"]
@@ -165,6 +166,16 @@ NoDedupeOption = Annotated[
         help="Send every record as read, even when the same span or log record appears twice.",
     ),
 ]
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        metavar="NAME",
+        help="Read every file as this format instead of detecting it: codemachine, otlp-json, otlp-proto, "
+        "jaeger, zipkin, python-console.",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print errors only: no progress bar, warnings or summary table.")
@@ -188,6 +199,7 @@ def replay_command(
     resource_attribute: ResourceAttributeOption = None,
     resource_from_env: ResourceFromEnvOption = False,
     no_dedupe: NoDedupeOption = False,
+    file_format: FormatOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -222,8 +234,9 @@ def replay_command(
             dedupe=not no_dedupe,
             batch_size=batch_size,
             resource_attributes=_resource_attributes(resource_attribute, from_env=resource_from_env),
+            format_name=file_format,
         )
-        summary = _run(paths, options, settings, show_progress=not quiet)
+        summary = _run(paths, options, _exporter_sink(settings, options), show_progress=not quiet)
 
     _finish(summary, json_output=json_output, quiet=quiet)
 
@@ -236,6 +249,7 @@ def demo_command(
             metavar="PATH", help="Files or directories to replay. Default: the bundled CodeMachine bug report."
         ),
     ] = None,
+    file_format: FormatOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Replay into a receiver started on 127.0.0.1 for the run, and show what arrived.
@@ -257,11 +271,117 @@ def demo_command(
         typer.echo(f"Started an OTLP/HTTP receiver at {receiver.url}", err=True)
         settings = ExportSettings(endpoint=receiver.url, timeout=10.0)
         _redact_from_logs(secret_values(settings))
-        summary = _run(paths or [BUNDLED_REPORT], ReplayOptions(), settings, show_progress=True)
+        options = ReplayOptions(format_name=file_format)
+        summary = _run(paths or [BUNDLED_REPORT], options, _exporter_sink(settings, options), show_progress=True)
 
     if not json_output:
         typer.echo(describe(receiver.received))
     _finish(summary, json_output=json_output, quiet=False, extra={"received": received_counts(receiver.received)})
+
+
+@app.command("inspect")
+def inspect_command(
+    paths: PathsArgument,
+    file_format: FormatOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Describe telemetry files before replaying them; nothing is sent.
+
+    For each file: the format and signals, record counts, services, number of traces and
+    time range, duplicates of records in earlier files, spans whose parent is not in the
+    input, and invalid records with their reasons. The exit status is 1 when a file has
+    invalid records or cannot be read.
+
+    Example:
+
+    \b
+        otel-replay inspect bug-report/traces
+    """
+    from otel_replay.inspect import inspect
+
+    _configure_logging(quiet=True, verbose=False)
+    with _errors_to_exit():
+        reports = inspect(paths, file_format)
+
+    failed = any(report.invalid or (report.error and report.format) for report in reports)
+    if json_output:
+        document = {"files": [report.to_dict() for report in reports]}
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        typer.echo("\n".join(report.render() for report in reports))
+    raise typer.Exit(code=EXIT_FAILED if failed else 0)
+
+
+@app.command("convert")
+def convert_command(
+    paths: PathsArgument,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="File to write; '-' for stdout. A name ending in .gz is gzip-compressed.",
+            show_default=False,
+        ),
+    ],
+    batch_size: BatchSizeOption = 512,
+    signals: SignalsOption = "traces,logs,metrics",
+    resource_attribute: ResourceAttributeOption = None,
+    no_dedupe: NoDedupeOption = False,
+    file_format: FormatOption = None,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Write telemetry files as OTLP/JSON lines, the OpenTelemetry Collector file exporter's format.
+
+    Each line is one export request, encoded as replay would send it, so the Collector's
+    otlpjsonfile receiver can read the output, and replaying the output sends the same
+    records as replaying the input.
+
+    Example:
+
+    \b
+        otel-replay convert ~/.codemachine/traces --output traces.jsonl
+    """
+    from otel_replay.write import OTLPJsonWriter
+
+    _configure_logging(quiet=quiet, verbose=False)
+    with _errors_to_exit():
+        options = ReplayOptions(
+            signals=_parse_signals(signals),
+            dedupe=not no_dedupe,
+            batch_size=batch_size,
+            resource_attributes=_resource_attributes(resource_attribute, from_env=False),
+            format_name=file_format,
+        )
+        with _open_output(output) as stream:
+
+            def build(summary: Summary, rebuilder: Rebuilder) -> Sink:
+                return OTLPJsonWriter(stream, options.signals, options.batch_size, summary, rebuilder)
+
+            summary = _run(paths, options, build, show_progress=not quiet)
+
+    _finish(summary, json_output=json_output, quiet=quiet)
+
+
+@contextmanager
+def _open_output(path: Path) -> Iterator[IO[str]]:
+    if str(path) == "-":
+        yield sys.stdout
+        return
+    try:
+        if path.suffix == ".gz":
+            import gzip
+
+            stream: IO[str] = gzip.open(path, "wt", encoding="utf-8")  # noqa: SIM115  # closed by the with below
+        else:
+            stream = path.open("w", encoding="utf-8")
+    except OSError as error:
+        msg = f"cannot write --output {path}: {error.strerror}"
+        raise UsageError(msg) from error
+    with stream:
+        yield stream
 
 
 def main() -> None:
@@ -346,13 +466,20 @@ def _resource_attributes(values: Sequence[str] | None, *, from_env: bool) -> dic
 # --- running and output ----------------------------------------------------------------
 
 
-def _run(paths: Sequence[Path], options: ReplayOptions, settings: ExportSettings, *, show_progress: bool) -> Summary:
+def _exporter_sink(settings: ExportSettings, options: ReplayOptions) -> SinkFactory:
+    def build(summary: Summary, rebuilder: Rebuilder) -> Sink:
+        return BatchExporter(settings, options.signals, options.batch_size, summary, rebuilder)
+
+    return build
+
+
+def _run(paths: Sequence[Path], options: ReplayOptions, sink_factory: SinkFactory, *, show_progress: bool) -> Summary:
     if not show_progress or not sys.stderr.isatty():
-        return replay(paths, options, settings)
+        return replay(paths, options, sink_factory)
 
     progress = _Progress()
     try:
-        return replay(paths, options, settings, on_progress=progress.advance, on_start=progress.start)
+        return replay(paths, options, sink_factory, on_progress=progress.advance, on_start=progress.start)
     finally:
         progress.close()
 

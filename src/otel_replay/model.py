@@ -71,12 +71,17 @@ class Location:
     field: str | None = None
 
     def __str__(self) -> str:
-        text = str(self.path)
+        detail = self.detail()
+        return f"{self.path}: {detail}" if detail else str(self.path)
+
+    def detail(self) -> str:
+        """Return the position inside the file, such as ``record 3, field traceId``, or ''."""
+        parts = []
         if self.index is not None:
-            text += f": record {self.index}"
+            parts.append(f"record {self.index}")
         if self.field:
-            text += f", field {self.field}"
-        return text
+            parts.append(f"field {self.field}")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -14,7 +14,9 @@ from typing import Any, Final
 
 from opentelemetry import trace as trace_api
 from opentelemetry._logs import LogRecord, SeverityNumber
-from opentelemetry.exporter.otlp.proto.common._internal.metrics_encoder import encode_metrics
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -55,6 +57,7 @@ from otel_replay.model import (
     MetricPoint,
     ResourceData,
     ScopeData,
+    Signal,
     SpanData,
 )
 
@@ -68,6 +71,7 @@ __all__ = [
     "Rebuilder",
     "ReplayMetricExporter",
     "SpanExportResult",
+    "encode_request",
 ]
 
 _SPAN_KINDS: Final = {
@@ -186,6 +190,25 @@ class Rebuilder:
             )
         self._scopes[scope] = sdk_scope
         return sdk_scope
+
+
+def encode_request(signal: Signal, batch: Sequence[Any], rebuilder: Rebuilder) -> Any:
+    """Encode a batch as the protobuf export request the exporters would send.
+
+    Spans and log records come as SDK objects, metrics as `MetricData`.
+    """
+    if signal is Signal.TRACES:
+        return encode_spans(batch)
+    if signal is Signal.LOGS:
+        return encode_logs(batch)
+    records = list(batch)
+    request = encode_metrics(rebuilder.metrics(records))
+    _complete_request(request, _records_in_request_order(records))
+    return request
+
+
+def _records_in_request_order(records: list[MetricData]) -> list[MetricData]:
+    return [record for scopes in _group_metrics(records).values() for group in scopes.values() for record in group]
 
 
 class _ReplayMetricsData(MetricsData):

@@ -7,19 +7,31 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from otel_replay import formats
 from otel_replay.discover import Source, discover
 from otel_replay.errors import InputError, NotTelemetryError
-from otel_replay.export import BatchExporter, ExportSettings
 from otel_replay.model import AnyValue, Item, Location, MetricData, Notice, Signal, Skipped, SpanData
 from otel_replay.rebuild import Rebuilder
 from otel_replay.report import DUPLICATE, NOT_SELECTED, Summary
 from otel_replay.transform import Deduplicator, ParentIndex, ResourceOverlay
 
-__all__ = ["ReplayOptions", "replay"]
+__all__ = ["ReplayOptions", "Sink", "replay"]
 
 logger = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    """Where records go: the exporters for `replay`, an OTLP/JSON file for `convert`."""
+
+    def add(self, signal: Signal, record: object, /) -> None: ...
+
+    def close(self) -> None: ...
+
+
+SinkFactory = Callable[[Summary, Rebuilder], Sink]
+"""Builds the sink for a run, given the run's summary to count into and its rebuilder."""
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of bytes of input finished since the last call."""
@@ -33,25 +45,28 @@ class ReplayOptions:
     dedupe: bool = True
     batch_size: int = 512
     resource_attributes: Mapping[str, AnyValue] = field(default_factory=dict)
+    format_name: str | None = None
+    """Read every file as this format instead of detecting it."""
 
 
 def replay(
     paths: Sequence[Path],
     options: ReplayOptions,
-    settings: ExportSettings,
+    sink_factory: SinkFactory,
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[Sequence[Source]], None] | None = None,
 ) -> Summary:
-    """Replay every telemetry record under `paths` and return the accounting of the run.
+    """Send every telemetry record under `paths` to the sink and return the accounting of the run.
 
     Raises:
-        UsageError: a path does not exist or an endpoint is invalid.
+        UsageError: a path does not exist, the format is unknown, or the sink's settings are invalid.
     """
     sources = discover(paths)
+    forced_format = formats.by_name(options.format_name) if options.format_name else None
     summary = Summary()
     rebuilder = Rebuilder()
-    exporter = BatchExporter(settings, options.signals, options.batch_size, summary, rebuilder)
-    run = _Run(options, summary, exporter, rebuilder)
+    exporter = sink_factory(summary, rebuilder)
+    run = _Run(options, summary, exporter, rebuilder, forced_format)
     if on_start is not None:
         on_start(sources)
 
@@ -68,7 +83,15 @@ def replay(
 
 
 class _Run:
-    def __init__(self, options: ReplayOptions, summary: Summary, exporter: BatchExporter, rebuilder: Rebuilder) -> None:
+    def __init__(
+        self,
+        options: ReplayOptions,
+        summary: Summary,
+        exporter: Sink,
+        rebuilder: Rebuilder,
+        forced_format: formats.Format | None,
+    ) -> None:
+        self.forced_format = forced_format
         self.options = options
         self.summary = summary
         self.exporter = exporter
@@ -81,7 +104,7 @@ class _Run:
 
     def read_file(self, source: Source) -> None:
         try:
-            file_format = formats.detect(source.path)
+            file_format = self.forced_format or formats.detect(source.path)
         except InputError as error:
             self._file_error(source.path, error.message)
             return

@@ -1,0 +1,93 @@
+"""Write records as OTLP/JSON lines, the OpenTelemetry Collector file exporter's format, for `convert`."""
+
+from __future__ import annotations
+
+import logging
+from typing import IO, Any, Final
+
+import orjson
+from google.protobuf.json_format import MessageToDict
+
+from otel_replay.model import MetricData, Signal
+from otel_replay.rebuild import Rebuilder, encode_request
+from otel_replay.report import Summary
+
+__all__ = ["OTLPJsonWriter"]
+
+logger = logging.getLogger(__name__)
+
+# OTLP/JSON writes these bytes fields as hex, where protobuf's JSON mapping would use base64.
+_HEX_ID_KEYS: Final = frozenset({"traceId", "spanId", "parentSpanId"})
+
+
+class OTLPJsonWriter:
+    """Writes batches of records to a text stream, one export request per line.
+
+    It takes the same records as `BatchExporter` and encodes them with the same official
+    encoders, so a converted file holds exactly what `replay` would have sent.
+    """
+
+    def __init__(
+        self, output: IO[str], signals: frozenset[Signal], batch_size: int, summary: Summary, rebuilder: Rebuilder
+    ) -> None:
+        self._output = output
+        self._batch_size = batch_size
+        self._summary = summary
+        self._rebuilder = rebuilder
+        self._batches: dict[Signal, list[Any]] = {signal: [] for signal in signals}
+        self._sizes: dict[Signal, int] = dict.fromkeys(signals, 0)
+
+    def add(self, signal: Signal, record: object) -> None:
+        """Queue one SDK span or log record, or one MetricData, writing the batch once it is full."""
+        self._batches[signal].append(record)
+        self._sizes[signal] += len(record.points) if isinstance(record, MetricData) else 1
+        if self._sizes[signal] >= self._batch_size:
+            self._write(signal)
+
+    def close(self) -> None:
+        """Write what is queued and flush the stream."""
+        for signal in self._batches:
+            self._write(signal)
+        self._output.flush()
+
+    def _write(self, signal: Signal) -> None:
+        batch = self._batches[signal]
+        size = self._sizes[signal]
+        if not batch:
+            return
+        self._batches[signal], self._sizes[signal] = [], 0
+
+        request = encode_request(signal, batch, self._rebuilder)
+        document = MessageToDict(request, use_integers_for_enums=True)
+        _hex_ids(document)
+        # U+2028 and U+2029 are valid raw in JSON strings, but line readers such as Python's
+        # str.splitlines and older JavaScript parsers treat them as line ends, so escape them.
+        line = orjson.dumps(document).decode().replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        try:
+            self._output.write(line + "\n")
+        except OSError as error:
+            logger.error("Writing a batch of %d %s failed: %s", size, signal.value, error)
+            self._summary.counts[signal].failed += size
+            return
+        self._summary.counts[signal].sent += size
+
+
+def _hex_ids(node: Any) -> None:
+    """Rewrite base64 trace and span IDs as hex in place, as OTLP/JSON requires."""
+    if isinstance(node, list):
+        for item in node:
+            _hex_ids(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key in _HEX_ID_KEYS and isinstance(value, str):
+            node[key] = _base64_to_hex(value)
+        else:
+            _hex_ids(value)
+
+
+def _base64_to_hex(value: str) -> str:
+    import base64
+
+    return base64.b64decode(value).hex()
