@@ -35,6 +35,7 @@ def test_demo_shows_what_arrived() -> None:
     assert result.exit_code == 0, result.stderr
     assert "The receiver decoded 51 spans" in result.stdout
     assert "89 log records" in result.stdout
+    assert "241 metric data points" in result.stdout
     assert "2a020191f1d4cd2af6d84c5aaf8e3f51" in result.stdout
     assert "51 duplicate" in result.stderr
 

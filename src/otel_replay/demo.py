@@ -23,15 +23,23 @@ def describe(received: Received) -> str:
     spans = received.spans()
     logs = received.log_records()
     linked = sum(1 for _, _, record in logs if record.trace_id)
+    metrics = received.metrics_received()
+    points = sum(_point_count(metric) for _, _, metric in metrics)
     lines = [
-        f"The receiver decoded {len(spans)} spans in {len(received.traces)} request(s) "
-        f"and {len(logs)} log records in {len(received.logs)} request(s); "
+        f"The receiver decoded {len(spans)} spans in {len(received.traces)} request(s), "
+        f"{len(logs)} log records in {len(received.logs)} request(s) "
+        f"and {points} metric data points in {len(received.metrics)} request(s); "
         f"{linked} log records carry a trace ID.",
     ]
     lines.extend(_trace_table(spans))
     lines.extend(_severity_line(logs))
     lines.extend(_resource_lines(spans, logs))
     return "\n".join(lines)
+
+
+def _point_count(pb2_metric: Any) -> int:
+    kind = pb2_metric.WhichOneof("data")
+    return 0 if kind is None else len(getattr(pb2_metric, kind).data_points)
 
 
 def received_counts(received: Received) -> dict[str, object]:
@@ -45,6 +53,8 @@ def received_counts(received: Received) -> dict[str, object]:
         "log_requests": len(received.logs),
         "log_records": len(logs),
         "log_records_with_trace_id": sum(1 for _, _, record in logs if record.trace_id),
+        "metric_requests": len(received.metrics),
+        "metric_data_points": sum(_point_count(metric) for _, _, metric in received.metrics_received()),
     }
 
 
