@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from opentelemetry import trace as trace_api
@@ -149,10 +150,11 @@ class Rebuilder:
             attributes=dict(log.attributes),
             event_name=log.event_name,
         )
-        return ReadableLogRecord(
+        return _ReplayedLogRecord(
             log_record=record,
             resource=self._resource(log.resource),
             instrumentation_scope=self._scope(log.scope),
+            recorded_dropped_attributes=log.dropped_attributes_count,
         )
 
     def metrics(self, batch: Sequence[MetricData]) -> MetricsData:
@@ -396,6 +398,20 @@ class _ReplayedSpan(ReadableSpan):
     @property
     def dropped_links(self) -> int:
         return self._recorded_dropped[2]
+
+
+@dataclass(frozen=True)
+class _ReplayedLogRecord(ReadableLogRecord):
+    """A `ReadableLogRecord` that reports its recorded dropped attribute count.
+
+    The SDK derives the count from its bounded attributes, which a rebuilt record does not use.
+    """
+
+    recorded_dropped_attributes: int = 0
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self.recorded_dropped_attributes
 
 
 class _RecordedResource(Resource):

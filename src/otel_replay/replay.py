@@ -110,7 +110,7 @@ class _Run:
             return
 
         if file_format is None:
-            self._not_telemetry(source, "not a telemetry file in a format otel-replay reads (CodeMachine JSON)")
+            self._not_telemetry(source, "not a telemetry file in a format otel-replay reads; see --format for the list")
             return
 
         signals_seen: set[Signal] = set()

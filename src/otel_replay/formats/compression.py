@@ -29,7 +29,9 @@ def open_binary(path: Path) -> BinaryIO:
     magic = raw.read(4)
     raw.seek(0)
     if magic.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]  # GzipFile is a binary stream
+        # GzipFile does not close a file object it was given, so let it open the path itself.
+        raw.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # GzipFile is a binary stream
     if magic == _ZSTD_MAGIC:
         import zstandard
 
