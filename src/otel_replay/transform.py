@@ -22,7 +22,7 @@ class Deduplicator:
     """Recognises records that an earlier file of this run already contained.
 
     CodeMachine writes every record twice, because ``latest*.json`` repeats the newest
-    session file. A span is the same span when its trace ID and span ID are equal. A log
+    session file. A span is the same span when its trace ID, span ID and kind are equal. A log
     record has no ID, so it is the same record when every field is equal. One file can
     contain equal records that were emitted separately, so the n-th equal record of a file
     is a duplicate only when an earlier file contained at least n of them.
@@ -40,7 +40,8 @@ class Deduplicator:
     def is_duplicate(self, record: SpanData | LogData) -> bool:
         """Return True when this record was sent before, and remember it otherwise."""
         if isinstance(record, SpanData):
-            key = span_key(record.trace_id, record.span_id)
+            # Zipkin and Jaeger may record a client and a server span under one span ID.
+            key = span_key(record.trace_id, record.span_id) + bytes([record.kind])
             if key in self._span_keys:
                 return True
             self._span_keys.add(key)
