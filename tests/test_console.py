@@ -277,14 +277,13 @@ def test_spans_arrive_field_by_field(tmp_path: Path, receiver: OTLPReceiver, rec
             assert link.trace_id == original_link.context.trace_id.to_bytes(16, "big")
             assert link.span_id == original_link.context.span_id.to_bytes(8, "big")
             assert from_attributes(link.attributes) == typed_attributes(original_link.attributes)
-            # The SDK's OTLP encoder (1.45) sends no link trace state, so test_read_keeps_link_trace_state
-            # checks the reader instead.
-            assert link.trace_state == ""
-            assert link.flags == SPAN_FLAGS_HAS_IS_REMOTE
+            assert link.trace_state == original_link.context.trace_state.to_header()
+            # The console output has no flags, so none are sent.
+            assert link.flags == 0
         assert from_attributes(resource.attributes) == typed_attributes(original.resource.attributes)
         # The console output has no scope, is_remote flags or dropped counts.
         assert scope.name == ""
-        assert span.flags == SPAN_FLAGS_HAS_IS_REMOTE
+        assert span.flags == 0
         assert span.dropped_attributes_count == 0
 
 

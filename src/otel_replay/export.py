@@ -21,10 +21,10 @@ from otel_replay.rebuild import (
     Compression,
     LogRecordExportResult,
     MetricExportResult,
-    OTLPLogExporter,
-    OTLPSpanExporter,
     Rebuilder,
+    ReplayLogExporter,
     ReplayMetricExporter,
+    ReplaySpanExporter,
     SpanExportResult,
 )
 from otel_replay.report import Summary
@@ -317,8 +317,8 @@ def _create_exporter(signal: Signal, url: str, settings: ExportSettings, session
         compression = _COMPRESSIONS[settings.compression]
 
     exporter_classes = {
-        Signal.TRACES: OTLPSpanExporter,
-        Signal.LOGS: OTLPLogExporter,
+        Signal.TRACES: ReplaySpanExporter,
+        Signal.LOGS: ReplayLogExporter,
         Signal.METRICS: ReplayMetricExporter,
     }
     exporter_class: Any = exporter_classes[signal]

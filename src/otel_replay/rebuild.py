@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from opentelemetry import trace as trace_api
 from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.exporter.otlp.proto.common._internal import _encode_attributes
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -70,10 +71,14 @@ __all__ = [
     "OTLPMetricExporter",
     "OTLPSpanExporter",
     "Rebuilder",
+    "ReplayLogExporter",
     "ReplayMetricExporter",
+    "ReplaySpanExporter",
     "SpanExportResult",
     "encode_request",
 ]
+
+logger = logging.getLogger(__name__)
 
 _SPAN_KINDS: Final = {
     0: SpanKind.INTERNAL,  # UNSPECIFIED has no SDK equivalent; INTERNAL is the SDK's default.
@@ -126,6 +131,7 @@ class Rebuilder:
             end_time=span.end_time_unix_nano,
             instrumentation_scope=self._scope(span.scope),
             dropped_counts=(span.dropped_attributes_count, span.dropped_events_count, span.dropped_links_count),
+            recorded=span,
         )
 
     def log(self, log: LogData) -> ReadableLogRecord:
@@ -155,6 +161,7 @@ class Rebuilder:
             resource=self._resource(log.resource),
             instrumentation_scope=self._scope(log.scope),
             recorded_dropped_attributes=log.dropped_attributes_count,
+            recorded=log,
         )
 
     def metrics(self, batch: Sequence[MetricData]) -> MetricsData:
@@ -200,9 +207,13 @@ def encode_request(signal: Signal, batch: Sequence[Any], rebuilder: Rebuilder) -
     Spans and log records come as SDK objects, metrics as `MetricData`.
     """
     if signal is Signal.TRACES:
-        return encode_spans(batch)
+        request = encode_spans(batch)
+        _complete_spans(request, batch)
+        return request
     if signal is Signal.LOGS:
-        return encode_logs(batch)
+        request = encode_logs(batch)
+        _complete_logs(request, batch)
+        return request
     records = list(batch)
     request = encode_metrics(rebuilder.metrics(records))
     _complete_request(request, _records_in_request_order(records))
@@ -211,6 +222,97 @@ def encode_request(signal: Signal, batch: Sequence[Any], rebuilder: Rebuilder) -
 
 def _records_in_request_order(records: list[MetricData]) -> list[MetricData]:
     return [record for scopes in _group_metrics(records).values() for group in scopes.values() for record in group]
+
+
+class ReplaySpanExporter(OTLPSpanExporter):
+    """The official OTLP/HTTP span exporter, completing what the SDK's encoder leaves out.
+
+    The encoder derives span flags from the parent's remote flag, has no UNSPECIFIED kind,
+    writes no link trace state or flags and no resource or scope dropped counts. The
+    request is encoded with the official encoder, these fields are set from the recorded
+    spans, and the exporter's own HTTP client sends it with its retries.
+    """
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._shutdown:
+            return SpanExportResult.FAILURE
+        request = encode_spans(spans)
+        _complete_spans(request, spans)
+        sent = _send_request(self, request, "span")
+        return SpanExportResult.SUCCESS if sent else SpanExportResult.FAILURE
+
+
+class ReplayLogExporter(OTLPLogExporter):
+    """The official OTLP/HTTP log exporter, completing the flags and dropped counts its encoder leaves out."""
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        if self._shutdown:
+            return LogRecordExportResult.FAILURE
+        request = encode_logs(batch)
+        _complete_logs(request, batch)
+        sent = _send_request(self, request, "log")
+        return LogRecordExportResult.SUCCESS if sent else LogRecordExportResult.FAILURE
+
+
+def _send_request(exporter: Any, request: Any, what: str) -> bool:
+    """Send an encoded request with the exporter's client, as its own export method does."""
+    serialized = request.SerializePartialToString()
+    limit = exporter._max_request_size  # private, like _client: the pinned exporter's names
+    if 0 < limit < len(serialized):
+        logger.error(
+            "Dropping a %s batch of %d bytes, which exceeds the exporter's request limit of %d bytes; "
+            "use a smaller --batch-size",
+            what,
+            len(serialized),
+            limit,
+        )
+        return False
+    return bool(exporter._client.export(serialized).success)
+
+
+def _encoder_order(sdk_records: Sequence[Any]) -> list[Any]:
+    """Return SDK spans or log records in the order the encoder writes them.
+
+    The encoders group records by resource and then by scope, in order of first appearance,
+    and keep the order within a group; the same grouping here pairs each encoded record with
+    its recorded data.
+    """
+    groups: dict[Any, dict[Any, list[Any]]] = {}
+    for sdk_record in sdk_records:
+        scope = sdk_record.instrumentation_scope or None
+        groups.setdefault(sdk_record.resource, {}).setdefault(scope, []).append(sdk_record)
+    return [sdk_record for scopes in groups.values() for group in scopes.values() for sdk_record in group]
+
+
+def _complete_spans(request: Any, sdk_spans: Sequence[Any]) -> None:
+    ordered = iter(_encoder_order(sdk_spans))
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for pb2_span in scope_spans.spans:
+                span: SpanData | None = getattr(next(ordered), "recorded", None)
+                if span is None:
+                    continue
+                resource_spans.resource.dropped_attributes_count = span.resource.dropped_attributes_count
+                scope_spans.scope.dropped_attributes_count = span.scope.dropped_attributes_count
+                pb2_span.flags = span.flags
+                pb2_span.kind = int(span.kind)
+                pb2_span.trace_state = span.trace_state
+                for pb2_link, link in zip(pb2_span.links, span.links, strict=True):
+                    pb2_link.trace_state = link.trace_state
+                    pb2_link.flags = link.flags
+
+
+def _complete_logs(request: Any, sdk_logs: Sequence[Any]) -> None:
+    ordered = iter(_encoder_order(sdk_logs))
+    for resource_logs in request.resource_logs:
+        for scope_logs in resource_logs.scope_logs:
+            for pb2_log in scope_logs.log_records:
+                log: LogData | None = getattr(next(ordered), "recorded", None)
+                if log is None:
+                    continue
+                resource_logs.resource.dropped_attributes_count = log.resource.dropped_attributes_count
+                scope_logs.scope.dropped_attributes_count = log.scope.dropped_attributes_count
+                pb2_log.flags = log.flags
 
 
 class _ReplayMetricsData(MetricsData):
@@ -260,8 +362,18 @@ def _complete_request(request: Any, records: list[MetricData]) -> None:
     for pb2_metric, record in zip(pb2_metrics, records, strict=True):
         _complete_metric(pb2_metric, record)
 
+    ordered = iter(records)
+    for resource_metrics in request.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for _ in scope_metrics.metrics:
+                record = next(ordered)
+                resource_metrics.resource.dropped_attributes_count = record.resource.dropped_attributes_count
+                scope_metrics.scope.dropped_attributes_count = record.scope.dropped_attributes_count
+
 
 def _complete_metric(pb2_metric: Any, record: MetricData) -> None:
+    if record.metadata:
+        pb2_metric.metadata.extend(_encode_attributes(dict(record.metadata)))
     if record.kind is MetricKind.GAUGE:
         for pb2_point, point in zip(pb2_metric.gauge.data_points, record.points, strict=True):
             pb2_point.start_time_unix_nano = point.start_time_unix_nano
@@ -302,8 +414,6 @@ def _fill_summary(pb2_metric: Any, record: MetricData) -> None:
 
 
 def _encode_point_attributes(pb2_point: Any, point: MetricPoint) -> None:
-    from opentelemetry.exporter.otlp.proto.common._internal import _encode_attributes
-
     pb2_point.attributes.extend(_encode_attributes(dict(point.attributes)))
 
 
@@ -383,9 +493,10 @@ class _ReplayedSpan(ReadableSpan):
     not have, so without this override every count would read 0.
     """
 
-    def __init__(self, *, dropped_counts: tuple[int, int, int], **kwargs: object) -> None:
+    def __init__(self, *, dropped_counts: tuple[int, int, int], recorded: SpanData, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]  # forwarded unchanged from Rebuilder.span
         self._recorded_dropped = dropped_counts
+        self.recorded = recorded
 
     @property
     def dropped_attributes(self) -> int:
@@ -408,6 +519,7 @@ class _ReplayedLogRecord(ReadableLogRecord):
     """
 
     recorded_dropped_attributes: int = 0
+    recorded: LogData | None = None
 
     @property
     def dropped_attributes(self) -> int:
