@@ -43,7 +43,7 @@ from typing import Final
 
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.formats.compression import open_binary
-from otel_replay.formats.jaeger import JsonSyntaxError, JsonValueStream
+from otel_replay.formats.jsonstream import JsonSyntaxError, JsonValueStream
 from otel_replay.model import (
     AnyValue,
     EventData,
