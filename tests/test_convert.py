@@ -19,13 +19,13 @@ from tests.conftest import CODEMACHINE, run_cli
 HEX_ID_KEYS = {"traceId", "spanId", "parentSpanId"}
 
 
-def _hex_to_base64(node: Any) -> Any:
+def hex_to_base64(node: Any) -> Any:
     """Turn OTLP/JSON's hex IDs into protobuf JSON's base64, so ParseDict can read a line."""
     if isinstance(node, list):
-        return [_hex_to_base64(item) for item in node]
+        return [hex_to_base64(item) for item in node]
     if isinstance(node, dict):
         return {
-            key: base64.b64encode(bytes.fromhex(value)).decode() if key in HEX_ID_KEYS else _hex_to_base64(value)
+            key: base64.b64encode(bytes.fromhex(value)).decode() if key in HEX_ID_KEYS else hex_to_base64(value)
             for key, value in node.items()
         }
     return node
@@ -34,7 +34,7 @@ def _hex_to_base64(node: Any) -> Any:
 def _parse_lines(text: str) -> dict[str, list[Any]]:
     requests: dict[str, list[Any]] = {"traces": [], "logs": [], "metrics": []}
     for line in text.splitlines():
-        document = _hex_to_base64(json.loads(line))
+        document = hex_to_base64(json.loads(line))
         if "resourceSpans" in document:
             requests["traces"].append(ParseDict(document, ExportTraceServiceRequest()))
         elif "resourceLogs" in document:
