@@ -250,9 +250,9 @@ def test_invalid_records_skipped(receiver: OTLPReceiver) -> None:
     assert errors[0].startswith(f"{prefix} 1, field data[0].spans[1].traceID: missing")
     assert errors[1].startswith(f"{prefix} 2, field data[0].spans[2].spanID: invalid ID 'b7ad6b71692033310'")
     assert errors[2].startswith(
-        f'{prefix} 3, field data[0].spans[3].references[0].refType: unknown reference type "PARENT_OF"'
+        f"{prefix} 3, field data[0].spans[3].references[0].refType: unknown reference type 'PARENT_OF'"
     )
-    assert errors[3].startswith(f'{prefix} 4, field data[0].spans[4].tags[1].type: unknown tag type "int32"')
+    assert errors[3].startswith(f"{prefix} 4, field data[0].spans[4].tags[1].type: unknown tag type 'int32'")
     assert errors[4].startswith(f"{prefix} 5, field data[0].spans[5].processID: process 'p9' is not in")
     assert len(errors) == 5
 

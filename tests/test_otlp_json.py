@@ -508,7 +508,6 @@ def _set_ok_status_message(_: Any, __: Any, span: Any) -> None:
     span.status.message = "ok with message"
 
 
-
 SPAN_FIELD_CASES = [
     pytest.param(_set("record.name", "renamed"), id="name"),
     pytest.param(_set_ok_status_message, id="ok-status-message"),
@@ -915,7 +914,7 @@ INVALID_CASES = [
     InvalidCase(2, "resourceSpans[0].scopeSpans[0].spans[2].spanId", "invalid ID 'zz19b7ec3c1b174z'"),
     InvalidCase(3, "resourceSpans[0].scopeSpans[0].spans[3].kind", "invalid value 'SPAN_KIND_SIDEWAYS'"),
     InvalidCase(4, "resourceSpans[0].scopeSpans[0].spans[4].traceId", "an all-zero ID is not valid"),
-    InvalidCase(5, "resourceSpans[0].scopeSpans[0].spans[5]", "expected a JSON object, got a JSON string"),
+    InvalidCase(5, "resourceSpans[0].scopeSpans[0].spans[5]", "expected a JSON object, got a string"),
     InvalidCase(6, "resourceSpans[0].scopeSpans[0].spans[6].kind", "invalid span kind 9"),
     InvalidCase(7, "resourceSpans[0].scopeSpans[0].spans[7]", "startTimeUnixNano"),
     InvalidCase(9, "resourceLogs[0].scopeLogs[0].logRecords[0].spanId", "invalid ID 'abc'"),

@@ -360,7 +360,7 @@ def test_invalid_records_skipped(receiver: OTLPReceiver) -> None:
     prefix = f"Error: {INVALID_RECORDS}: record"
     assert errors[0].startswith(f"{prefix} 1, field traceId: missing")
     assert errors[1].startswith(f"{prefix} 2, field id: invalid ID 'b1e2d3c4b5a697880'")
-    assert errors[2].startswith(f'{prefix} 3, field kind: invalid kind "GATEWAY"')
+    assert errors[2].startswith(f"{prefix} 3, field kind: invalid kind 'GATEWAY'")
     assert errors[3].startswith(f"{prefix} 4, field timestamp: missing")
     assert errors[4].startswith(f"{prefix} 5, field localEndpoint.port: expected a port number")
     assert len(errors) == 5

@@ -25,6 +25,8 @@ __all__ = [
     "decode_text",
     "decode_value",
     "iso_to_unix_nano",
+    "json_type",
+    "show",
     "to_unix_nano",
 ]
 
@@ -199,6 +201,33 @@ def _decode_int(value: int, location: Location, notices: list[Notice]) -> AnyVal
         Notice(location, f"integer {value} is outside int64, which OTLP requires, so it is sent as a string")
     )
     return str(value)
+
+
+def json_type(value: object) -> str:
+    """Name the JSON type of a parsed value for a message: "null", "a boolean", "a number" and so on."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float, Decimal)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def show(value: object) -> str:
+    """Return a parsed JSON value as a message shows it, cut to 60 characters."""
+    if isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, Decimal):
+        text = str(value)
+    else:
+        try:
+            text = orjson.dumps(value, default=str).decode()
+        except TypeError:  # orjson rejects integers wider than 64 bits
+            text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _child(location: Location, suffix: str) -> Location:

@@ -43,6 +43,8 @@ from otel_replay.values import (
     decode_text,
     decode_value,
     iso_to_unix_nano,
+    json_type,
+    show,
     to_unix_nano,
 )
 
@@ -91,7 +93,7 @@ def read(path: Path) -> Iterator[Item]:
         return
 
     if not isinstance(document, dict):
-        raise NotTelemetryError(path, f"expected a JSON object at the top level, got a JSON {_json_type(document)}")
+        raise NotTelemetryError(path, f"expected a JSON object at the top level, got {json_type(document)}")
 
     yield from _read_document(path, document)
 
@@ -149,7 +151,7 @@ def _read_service(path: Path, json_service: object, notices: list[Notice]) -> st
 def _require_array(path: Path, document: Mapping[str, object], key: str) -> list[object]:
     records = document[key]
     if not isinstance(records, list):
-        raise InputError(path, f'expected "{key}" to be an array, got a JSON {_json_type(records)}')
+        raise InputError(path, f'expected "{key}" to be an array, got {json_type(records)}')
     return records
 
 
@@ -317,7 +319,7 @@ def _decode_point(location: Location, number: int, json_point: object, notices: 
     point = _require_object(json_point, "data point", field=field)
     value = point.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise RecordError(f"{field}.value", f"expected a number, got {_short(value)}")
+        raise RecordError(f"{field}.value", f"expected a number, got {show(value)}")
 
     attributes_location = Location(location.path, location.index, f"{location.field}.{field}.attributes")
     return MetricPoint(
@@ -408,7 +410,7 @@ def _decode_status(json_status: object, location: Location, notices: list[Notice
 
     message = status.get("message", "")
     if not isinstance(message, str):
-        raise RecordError("status.message", f"expected a string, got {_json_type(message)}")
+        raise RecordError("status.message", f"expected a string, got {json_type(message)}")
     message_location = Location(location.path, location.index, "status.message")
     return code, decode_text(message, message_location, notices)
 
@@ -417,7 +419,7 @@ def _decode_events(json_events: object, location: Location, notices: list[Notice
     if json_events is None:
         return ()
     if not isinstance(json_events, list):
-        raise RecordError("events", f"expected an array, got a JSON {_json_type(json_events)}")
+        raise RecordError("events", f"expected an array, got {json_type(json_events)}")
 
     events = []
     for number, json_event in enumerate(json_events):
@@ -453,7 +455,7 @@ def _decode_log(
     severity_number = _decode_severity_number(log.get("severityNumber"))
     severity_text = log.get("severityText")
     if severity_text is not None and not isinstance(severity_text, str):
-        raise RecordError("severityText", f"expected a string, got a JSON {_json_type(severity_text)}")
+        raise RecordError("severityText", f"expected a string, got {json_type(severity_text)}")
 
     body = decode_value(log.get("body"), Location(path, index, "body"), notices)
     attributes = decode_attributes(log.get("attributes"), Location(path, index, "attributes"), notices)
@@ -478,13 +480,13 @@ def _decode_log(
 
 def _decode_hr_time(value: object) -> int:
     if not isinstance(value, list) or len(value) != 2:
-        raise RecordError("timestamp", f"expected [seconds, nanoseconds], got {_short(value)}")
+        raise RecordError("timestamp", f"expected [seconds, nanoseconds], got {show(value)}")
 
     seconds, nanos = value
     if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
-        raise RecordError("timestamp[0]", f"expected a whole number of seconds, got {_short(seconds)}")
+        raise RecordError("timestamp[0]", f"expected a whole number of seconds, got {show(seconds)}")
     if isinstance(nanos, bool) or not isinstance(nanos, int) or not 0 <= nanos < NANOS_PER_SECOND:
-        raise RecordError("timestamp[1]", f"expected whole nanoseconds from 0 to 999999999, got {_short(nanos)}")
+        raise RecordError("timestamp[1]", f"expected whole nanoseconds from 0 to 999999999, got {show(nanos)}")
     return seconds * NANOS_PER_SECOND + nanos
 
 
@@ -492,7 +494,7 @@ def _decode_severity_number(value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 24:
-        raise RecordError("severityNumber", f"invalid severity number {_short(value)}: expected 0 to 24")
+        raise RecordError("severityNumber", f"invalid severity number {show(value)}: expected 0 to 24")
     return value
 
 
@@ -506,7 +508,7 @@ def _decode_log_resource(
     if json_resource is None:
         return fallback
     if not isinstance(json_resource, dict):
-        raise RecordError("resource", f"expected an object of attributes, got a JSON {_json_type(json_resource)}")
+        raise RecordError("resource", f"expected an object of attributes, got {json_type(json_resource)}")
 
     key = orjson.dumps(json_resource, default=str, option=orjson.OPT_SORT_KEYS)
     cached = resources.get(key)
@@ -546,7 +548,7 @@ def _correlation_id(value: AnyValue, key: str, digits: int, location: Location, 
 
 def _require_object(value: object, what: str, field: str | None = None) -> dict[str, object]:
     if not isinstance(value, dict):
-        raise RecordError(field or "(record)", f"expected a JSON object for the {what}, got a JSON {_json_type(value)}")
+        raise RecordError(field or "(record)", f"expected a JSON object for the {what}, got {json_type(value)}")
     return value
 
 
@@ -555,28 +557,6 @@ def _require_str(record: Mapping[str, object], field: str) -> str:
     if not isinstance(value, str):
         raise RecordError(field, "missing or not a string")
     return value
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float, Decimal)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-def _short(value: object) -> str:
-    if isinstance(value, str):
-        text = repr(value)
-    elif isinstance(value, Decimal):
-        text = str(value)
-    else:
-        text = orjson.dumps(value, default=str).decode()
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # --- truncated files -------------------------------------------------------------------

@@ -44,7 +44,7 @@ from otel_replay.model import (
     SpanData,
     SpanKindCode,
 )
-from otel_replay.values import NANOS_PER_SECOND, decode_attributes, decode_text, decode_value
+from otel_replay.values import NANOS_PER_SECOND, decode_attributes, decode_text, decode_value, json_type, show
 
 __all__ = ["NAME", "read", "sniff"]
 
@@ -311,7 +311,7 @@ def _decode_span(
     location = Location(path, index)
     name = span.get("name")
     if not isinstance(name, str):
-        raise RecordError("name", f"expected a string, got {_json_type(name)}")
+        raise RecordError("name", f"expected a string, got {json_type(name)}")
 
     context = _require_object(span.get("context"), "context")
     trace_id = _decode_id(context.get("trace_id"), "context.trace_id", 32)
@@ -350,10 +350,10 @@ def _decode_span(
 
 def _decode_id(value: object, field: str, digits: int) -> int:
     if not isinstance(value, str):
-        raise RecordError(field, f"expected a string of 0x and {digits} hexadecimal digits, got {_json_type(value)}")
+        raise RecordError(field, f"expected a string of 0x and {digits} hexadecimal digits, got {json_type(value)}")
     hex_digits = value[2:] if value[:2] in ("0x", "0X") else ""
     if len(hex_digits) != digits or _HEX.fullmatch(hex_digits) is None:
-        raise RecordError(field, f"invalid ID {_short(value)}: expected 0x and {digits} hexadecimal digits")
+        raise RecordError(field, f"invalid ID {show(value)}: expected 0x and {digits} hexadecimal digits")
 
     number = int(hex_digits, 16)
     if number == 0:
@@ -378,20 +378,20 @@ def _decode_trace_state(value: object, field: str) -> str:
     if value is None or value in ("", "[]"):
         return ""
     if not isinstance(value, str):
-        raise RecordError(field, f"expected a string, got {_json_type(value)}")
+        raise RecordError(field, f"expected a string, got {json_type(value)}")
 
     try:
         entries = ast.literal_eval(value)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as error:
-        raise RecordError(field, f"invalid trace state {_short(value)}: {error}") from error
+        raise RecordError(field, f"invalid trace state {show(value)}: {error}") from error
     if not isinstance(entries, list):
-        raise RecordError(field, f"invalid trace state {_short(value)}: expected a list of {{key=..., value=...}}")
+        raise RecordError(field, f"invalid trace state {show(value)}: expected a list of {{key=..., value=...}}")
 
     pairs = []
     for entry in entries:
         match = _TRACE_STATE_ENTRY.fullmatch(entry) if isinstance(entry, str) else None
         if match is None:
-            raise RecordError(field, f"invalid trace state entry {_short(entry)}: expected {{key=..., value=...}}")
+            raise RecordError(field, f"invalid trace state entry {show(entry)}: expected {{key=..., value=...}}")
         pairs.append(f"{match.group(1)}={match.group(2)}")
     return ",".join(pairs)
 
@@ -402,7 +402,7 @@ def _decode_kind(value: object) -> SpanKindCode:
     kind = _SPAN_KINDS.get(value) if isinstance(value, str) else None
     if kind is None:
         names = ", ".join(_SPAN_KINDS)
-        raise RecordError("kind", f"invalid span kind {_short(value)}: expected one of {names}")
+        raise RecordError("kind", f"invalid span kind {show(value)}: expected one of {names}")
     return kind
 
 
@@ -414,13 +414,13 @@ def _decode_status(json_status: object, location: Location, notices: list[Notice
     name = status.get("status_code", "UNSET")
     code = _STATUS_CODES.get(name) if isinstance(name, str) else None
     if code is None:
-        raise RecordError("status.status_code", f"invalid status code {_short(name)}: expected UNSET, OK or ERROR")
+        raise RecordError("status.status_code", f"invalid status code {show(name)}: expected UNSET, OK or ERROR")
 
     description = status.get("description", "")
     if description is None:
         return code, ""
     if not isinstance(description, str):
-        raise RecordError("status.description", f"expected a string, got {_json_type(description)}")
+        raise RecordError("status.description", f"expected a string, got {json_type(description)}")
     return code, decode_text(description, _at(location, "status.description"), notices)
 
 
@@ -428,7 +428,7 @@ def _decode_events(json_events: object, location: Location, notices: list[Notice
     if json_events is None:
         return ()
     if not isinstance(json_events, list):
-        raise RecordError("events", f"expected an array, got {_json_type(json_events)}")
+        raise RecordError("events", f"expected an array, got {json_type(json_events)}")
 
     events = []
     for number, json_event in enumerate(json_events):
@@ -436,7 +436,7 @@ def _decode_events(json_events: object, location: Location, notices: list[Notice
         event = _require_object(json_event, field)
         name = event.get("name")
         if not isinstance(name, str):
-            raise RecordError(f"{field}.name", f"expected a string, got {_json_type(name)}")
+            raise RecordError(f"{field}.name", f"expected a string, got {json_type(name)}")
 
         time = _decode_time(event.get("timestamp"), f"{field}.timestamp")
         attributes = decode_attributes(event.get("attributes"), _at(location, f"{field}.attributes"), notices)
@@ -448,7 +448,7 @@ def _decode_links(json_links: object, location: Location, notices: list[Notice])
     if json_links is None:
         return ()
     if not isinstance(json_links, list):
-        raise RecordError("links", f"expected an array, got {_json_type(json_links)}")
+        raise RecordError("links", f"expected an array, got {json_type(json_links)}")
 
     links = []
     for number, json_link in enumerate(json_links):
@@ -507,7 +507,7 @@ def _decode_severity_number(value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 24:
-        raise RecordError("severity_number", f"invalid severity number {_short(value)}: expected 0 to 24")
+        raise RecordError("severity_number", f"invalid severity number {show(value)}: expected 0 to 24")
     return value
 
 
@@ -524,7 +524,7 @@ def _decode_count(value: object, field: str, maximum: int) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise RecordError(field, f"invalid value {_short(value)}: expected a whole number from 0 to {maximum}")
+        raise RecordError(field, f"invalid value {show(value)}: expected a whole number from 0 to {maximum}")
     return value
 
 
@@ -532,7 +532,7 @@ def _optional_str(record: Mapping[str, object], field: str) -> str | None:
     value = record.get(field)
     if value is None or isinstance(value, str):
         return value
-    raise RecordError(field, f"expected a string, got {_json_type(value)}")
+    raise RecordError(field, f"expected a string, got {json_type(value)}")
 
 
 # --- shared fields ---------------------------------------------------------------------
@@ -545,19 +545,19 @@ def _decode_time(value: object, field: str) -> int:
     through a float. Up to 9 fraction digits and a ``+hh:mm`` offset are accepted.
     """
     if not isinstance(value, str):
-        raise RecordError(field, f"expected an ISO 8601 time string, got {_json_type(value)}")
+        raise RecordError(field, f"expected an ISO 8601 time string, got {json_type(value)}")
     match = _ISO_TIME.fullmatch(value)
     if match is None:
-        raise RecordError(field, f"invalid time {_short(value)}: expected ISO 8601 such as 2026-12-04T19:40:07.123456Z")
+        raise RecordError(field, f"invalid time {show(value)}: expected ISO 8601 such as 2026-12-04T19:40:07.123456Z")
 
     year, month, day, hour, minute, second = (int(group) for group in match.groups()[:6])
     fraction, zone = match.group(7) or "", match.group(8)
     try:
         days = date(year, month, day).toordinal() - _UNIX_EPOCH_ORDINAL
     except ValueError as error:
-        raise RecordError(field, f"invalid time {_short(value)}: {error}") from error
+        raise RecordError(field, f"invalid time {show(value)}: {error}") from error
     if hour > 23 or minute > 59 or second > 59:
-        raise RecordError(field, f"invalid time {_short(value)}: hour, minute or second out of range")
+        raise RecordError(field, f"invalid time {show(value)}: hour, minute or second out of range")
 
     offset_seconds = 0
     if zone != "Z":
@@ -566,7 +566,7 @@ def _decode_time(value: object, field: str) -> int:
     seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds
     unix_nano = seconds * NANOS_PER_SECOND + int(fraction.ljust(9, "0"))
     if not 0 <= unix_nano <= _MAX_UNIX_NANO:
-        raise RecordError(field, f"time {_short(value)} is outside the range OTLP can carry (1970 to year 2554)")
+        raise RecordError(field, f"time {show(value)} is outside the range OTLP can carry (1970 to year 2554)")
     return unix_nano
 
 
@@ -586,7 +586,7 @@ def _decode_resource(
 
     schema_url = resource.get("schema_url")
     if schema_url is not None and not isinstance(schema_url, str):
-        raise RecordError("resource.schema_url", f"expected a string, got {_json_type(schema_url)}")
+        raise RecordError("resource.schema_url", f"expected a string, got {json_type(schema_url)}")
     attributes = decode_attributes(resource.get("attributes"), _at(location, "resource.attributes"), notices)
     data = ResourceData(attributes, schema_url or "")
     resources[key] = data
@@ -595,26 +595,9 @@ def _decode_resource(
 
 def _require_object(value: object, field: str) -> dict[str, object]:
     if not isinstance(value, dict):
-        raise RecordError(field, f"expected a JSON object, got {_json_type(value)}")
+        raise RecordError(field, f"expected a JSON object, got {json_type(value)}")
     return value
 
 
 def _at(location: Location, field: str) -> Location:
     return Location(location.path, location.index, field)
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -63,7 +63,7 @@ from otel_replay.model import (
     SpanData,
     SpanKindCode,
 )
-from otel_replay.values import NANOS_PER_MICROSECOND, decode_text, decode_value, to_unix_nano
+from otel_replay.values import NANOS_PER_MICROSECOND, decode_text, decode_value, json_type, show, to_unix_nano
 
 __all__ = ["NAME", "read", "sniff"]
 
@@ -217,7 +217,7 @@ class _Reader:
             self._not_jaeger('expected a trace object with "spans"')
         if not isinstance(json_trace, dict):
             error = RecordError(
-                trace_field or "(trace)", f"expected a JSON object for the trace, got {_json_type(json_trace)}"
+                trace_field or "(trace)", f"expected a JSON object for the trace, got {json_type(json_trace)}"
             )
             yield self._skip(error)
             self.index += 1
@@ -428,7 +428,7 @@ def _decode_references(json_references: object, trace_id: int) -> tuple[int, tup
     if json_references is None:
         return 0, ()
     if not isinstance(json_references, list):
-        raise RecordError("references", f"expected an array, got {_json_type(json_references)}")
+        raise RecordError("references", f"expected an array, got {json_type(json_references)}")
 
     parent_span_id = 0
     links = []
@@ -437,7 +437,7 @@ def _decode_references(json_references: object, trace_id: int) -> tuple[int, tup
         reference = _require_object(json_reference, "reference", field)
         ref_type = reference.get("refType")
         if ref_type not in _REF_TYPE_VALUES:
-            msg = f"unknown reference type {_short(ref_type)}: expected {_CHILD_OF} or {_FOLLOWS_FROM}"
+            msg = f"unknown reference type {show(ref_type)}: expected {_CHILD_OF} or {_FOLLOWS_FROM}"
             raise RecordError(f"{field}.refType", msg)
         ref_trace_id = _decode_id(reference.get("traceID"), f"{field}.traceID", 32)
         ref_span_id = _decode_id(reference.get("spanID"), f"{field}.spanID", 16)
@@ -453,7 +453,7 @@ def _decode_flags(value: object, where: _Where, notices: list[Notice]) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise RecordError("flags", f"expected a non-negative integer, got {_short(value)}")
+        raise RecordError("flags", f"expected a non-negative integer, got {show(value)}")
     other_bits = value & ~_SAMPLED
     if other_bits:
         msg = (
@@ -468,7 +468,7 @@ def _decode_logs(json_logs: object, where: _Where, notices: list[Notice]) -> tup
     if json_logs is None:
         return ()
     if not isinstance(json_logs, list):
-        raise RecordError("logs", f"expected an array, got {_json_type(json_logs)}")
+        raise RecordError("logs", f"expected an array, got {json_type(json_logs)}")
 
     events = []
     for number, json_log in enumerate(json_logs):
@@ -499,7 +499,7 @@ def _decode_key_values(json_tags: object, field: str, where: _Where, notices: li
     if json_tags is None:
         return {}
     if not isinstance(json_tags, list):
-        raise RecordError(field, f"expected an array of {{key, type, value}} objects, got {_json_type(json_tags)}")
+        raise RecordError(field, f"expected an array of {{key, type, value}} objects, got {json_type(json_tags)}")
 
     attributes: dict[str, AnyValue] = {}
     for number, json_tag in enumerate(json_tags):
@@ -532,8 +532,8 @@ def _decode_typed_value(tag: Mapping[str, object], field: str, where: _Where, no
     if value_type == "binary" and isinstance(value, str):
         return _decode_binary(value, location, notices)
     if value_type in ("string", "binary"):
-        raise RecordError(value_field, f"expected a string for type {value_type}, got {_json_type(value)}")
-    msg = f"unknown tag type {_short(value_type)}: expected string, bool, int64, float64 or binary"
+        raise RecordError(value_field, f"expected a string for type {value_type}, got {json_type(value)}")
+    msg = f"unknown tag type {show(value_type)}: expected string, bool, int64, float64 or binary"
     raise RecordError(f"{field}.type", msg)
 
 
@@ -542,7 +542,7 @@ def _decode_bool(value: object, field: str) -> bool:
         return value
     if value in ("true", "false"):
         return value == "true"
-    raise RecordError(field, f"expected true or false for type bool, got {_short(value)}")
+    raise RecordError(field, f"expected true or false for type bool, got {show(value)}")
 
 
 def _decode_int(value: object, field: str) -> int:
@@ -551,7 +551,7 @@ def _decode_int(value: object, field: str) -> int:
         return value
     if isinstance(value, str) and _INTEGER.fullmatch(value):
         return int(value)
-    raise RecordError(field, f"expected an integer for type int64, got {_short(value)}")
+    raise RecordError(field, f"expected an integer for type int64, got {show(value)}")
 
 
 def _decode_float(value: object, field: str) -> float:
@@ -562,7 +562,7 @@ def _decode_float(value: object, field: str) -> float:
             return float(value)
         except ValueError:
             pass
-    raise RecordError(field, f"expected a number for type float64, got {_short(value)}")
+    raise RecordError(field, f"expected a number for type float64, got {show(value)}")
 
 
 def _decode_binary(value: str, location: Location, notices: list[Notice]) -> AnyValue:
@@ -642,7 +642,7 @@ def _take_count(attributes: dict[str, AnyValue], key: str) -> int:
 
 def _require_object(value: object, what: str, field: str) -> dict[str, object]:
     if not isinstance(value, dict):
-        raise RecordError(field, f"expected a JSON object for the {what}, got {_json_type(value)}")
+        raise RecordError(field, f"expected a JSON object for the {what}, got {json_type(value)}")
     return value
 
 
@@ -650,29 +650,12 @@ def _require_number(record: Mapping[str, object], key: str, prefix: str = "") ->
     value = record.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         field = f"{prefix}.{key}" if prefix else key
-        raise RecordError(field, f"missing or not a number; expected microseconds, got {_short(value)}")
+        raise RecordError(field, f"missing or not a number; expected microseconds, got {show(value)}")
     return value
 
 
 def _optional_str(record: Mapping[str, object], key: str) -> str:
     value = record.get(key, "")
     if not isinstance(value, str):
-        raise RecordError(key, f"expected a string, got {_json_type(value)}")
+        raise RecordError(key, f"expected a string, got {json_type(value)}")
     return value
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float, Decimal)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
-
-
-def _short(value: object) -> str:
-    text = str(value) if isinstance(value, Decimal) else json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."

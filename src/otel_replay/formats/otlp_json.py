@@ -40,7 +40,7 @@ from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.formats.compression import open_binary
 from otel_replay.formats.otlp_records import LAYOUTS, RecordConverter, SignalLayout
 from otel_replay.model import Item, Location, Notice, ResourceData, ScopeData, Signal
-from otel_replay.values import decode_text
+from otel_replay.values import decode_text, json_type, show
 
 __all__ = ["NAME", "read", "sniff"]
 
@@ -279,7 +279,7 @@ def _read_document(converter: RecordConverter, document: _Document) -> Iterator[
     path = converter.path
     value = document.value
     if not isinstance(value, dict):
-        msg = f"expected an OTLP export request (a JSON object) at line {document.line}, got a JSON {_json_type(value)}"
+        msg = f"expected an OTLP export request (a JSON object) at line {document.line}, got {json_type(value)}"
         if document.number == 1:
             raise NotTelemetryError(path, msg)
         raise InputError(path, msg)
@@ -308,14 +308,14 @@ def _read_groups(
 ) -> Iterator[Item]:
     signal = layout.signal
     if not isinstance(json_groups, list):
-        msg = f"expected an array in the document at line {document.line}, got a JSON {_json_type(json_groups)}"
+        msg = f"expected an array in the document at line {document.line}, got {json_type(json_groups)}"
         yield converter.skip(signal, layout.json_resource_list, msg)
         return
 
     for resource_number, json_group in enumerate(json_groups):
         resource_field = f"{layout.json_resource_list}[{resource_number}]"
         if not isinstance(json_group, dict):
-            yield converter.skip(signal, resource_field, f"expected a JSON object, got a JSON {_json_type(json_group)}")
+            yield converter.skip(signal, resource_field, f"expected a JSON object, got {json_type(json_group)}")
             continue
 
         notices: list[Notice] = []
@@ -324,7 +324,7 @@ def _read_groups(
 
         json_scope_groups = _get(json_group, layout.json_scope_list, layout.scope_list) or []
         if not isinstance(json_scope_groups, list):
-            msg = f"expected an array, got a JSON {_json_type(json_scope_groups)}"
+            msg = f"expected an array, got {json_type(json_scope_groups)}"
             yield converter.skip(signal, f"{resource_field}.{layout.json_scope_list}", msg)
             continue
 
@@ -343,7 +343,7 @@ def _read_scope_group(
 ) -> Iterator[Item]:
     signal = layout.signal
     if not isinstance(json_scope_group, dict):
-        yield converter.skip(signal, scope_field, f"expected a JSON object, got a JSON {_json_type(json_scope_group)}")
+        yield converter.skip(signal, scope_field, f"expected a JSON object, got {json_type(json_scope_group)}")
         return
 
     notices: list[Notice] = []
@@ -352,7 +352,7 @@ def _read_scope_group(
 
     json_records = _get(json_scope_group, layout.json_record_list, layout.record_list) or []
     if not isinstance(json_records, list):
-        msg = f"expected an array, got a JSON {_json_type(json_records)}"
+        msg = f"expected an array, got {json_type(json_records)}"
         yield converter.skip(signal, f"{scope_field}.{layout.json_record_list}", msg)
         return
 
@@ -436,11 +436,11 @@ def _parse_container(
     schema_url = _get(json_group, "schemaUrl", "schema_url") or ""
     schema_field = field.rsplit(".", 1)[0] + ".schemaUrl"
     if not isinstance(schema_url, str):
-        return RecordError(schema_field, f"expected a string, got a JSON {_json_type(schema_url)}")
+        return RecordError(schema_field, f"expected a string, got {json_type(schema_url)}")
     if json_message is None:
         return message_type(), schema_url
     if not isinstance(json_message, dict):
-        return RecordError(field, f"expected a JSON object, got a JSON {_json_type(json_message)}")
+        return RecordError(field, f"expected a JSON object, got {json_type(json_message)}")
 
     if document.has_lone_surrogates:
         json_message = _replace_lone_surrogates(json_message, Location(converter.path, None, field), notices)
@@ -466,7 +466,7 @@ def _parse_record(
             not decode. Its `field` is the full path of the offending field.
     """
     if not isinstance(json_record, dict):
-        raise RecordError(field, f"expected a JSON object, got a JSON {_json_type(json_record)}")
+        raise RecordError(field, f"expected a JSON object, got {json_type(json_record)}")
 
     record: dict[str, object] = json_record
     if document.has_lone_surrogates:
@@ -730,7 +730,7 @@ def _decode_id(value: object, size: int, field: str) -> bytes:
     base64_chars = (size + 2) // 3 * 4
     expected = f"expected {hex_digits} hexadecimal digits or {base64_chars} base64 characters"
     if not isinstance(value, str):
-        raise RecordError(field, f"expected a string, got a JSON {_json_type(value)}; {expected}")
+        raise RecordError(field, f"expected a string, got {json_type(value)}; {expected}")
     if not value:
         return b""
 
@@ -744,7 +744,7 @@ def _decode_id(value: object, size: int, field: str) -> bytes:
             raw = b""
         if len(raw) == size:
             return raw
-    raise RecordError(field, f"invalid ID {_short(value)}: {expected}")
+    raise RecordError(field, f"invalid ID {show(value)}: {expected}")
 
 
 def _check_enum(record: dict[str, object], json_name: str, proto_name: str, field: str) -> None:
@@ -757,7 +757,7 @@ def _check_enum(record: dict[str, object], json_name: str, proto_name: str, fiel
     if isinstance(value, str) and (value in names or _is_integer(value)):
         return
     raise RecordError(
-        f"{field}.{json_name}", f"invalid value {_short(value)}: expected a number or one of {', '.join(sorted(names))}"
+        f"{field}.{json_name}", f"invalid value {show(value)}: expected a number or one of {', '.join(sorted(names))}"
     )
 
 
@@ -818,20 +818,3 @@ def _point_count(json_record: object) -> int:
 
 def _child(location: Location, suffix: str) -> Location:
     return Location(location.path, location.index, f"{location.field or ''}{suffix}")
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

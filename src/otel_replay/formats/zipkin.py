@@ -57,7 +57,7 @@ from otel_replay.model import (
     SpanData,
     SpanKindCode,
 )
-from otel_replay.values import NANOS_PER_MICROSECOND, decode_attributes, decode_text, to_unix_nano
+from otel_replay.values import NANOS_PER_MICROSECOND, decode_attributes, decode_text, json_type, show, to_unix_nano
 
 __all__ = ["NAME", "read", "sniff"]
 
@@ -210,7 +210,7 @@ class _Reader:
 
     def _decode_span(self, json_span: object, index: int, notices: list[Notice]) -> SpanData:
         if not isinstance(json_span, dict):
-            raise RecordError("(span)", f"expected a JSON object for the span, got {_json_type(json_span)}")
+            raise RecordError("(span)", f"expected a JSON object for the span, got {json_type(json_span)}")
         span: dict[str, object] = json_span
         location = Location(self.path, index)
 
@@ -312,7 +312,7 @@ def _decode_kind(value: object) -> SpanKindCode:
         return SpanKindCode.INTERNAL
     kind = _KINDS.get(value) if isinstance(value, str) else None
     if kind is None:
-        raise RecordError("kind", f"invalid kind {_short(value)}: expected CLIENT, SERVER, PRODUCER, CONSUMER or null")
+        raise RecordError("kind", f"invalid kind {show(value)}: expected CLIENT, SERVER, PRODUCER, CONSUMER or null")
     return kind
 
 
@@ -323,7 +323,7 @@ def _decode_duration(value: object, location: Location, notices: list[Notice]) -
         notices.append(Notice(_at(location, "duration"), message))
         return 0
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise RecordError("duration", f"expected a number of microseconds, got {_short(value)}")
+        raise RecordError("duration", f"expected a number of microseconds, got {show(value)}")
     return to_unix_nano(value, NANOS_PER_MICROSECOND, "duration")
 
 
@@ -331,18 +331,18 @@ def _decode_endpoint(value: object, field: str) -> _Endpoint | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise RecordError(field, f"expected a JSON object, got {_json_type(value)}")
+        raise RecordError(field, f"expected a JSON object, got {json_type(value)}")
 
     texts = {}
     for key in ("serviceName", "ipv4", "ipv6"):
         text = value.get(key)
         if text is not None and not isinstance(text, str):
-            raise RecordError(f"{field}.{key}", f"expected a string, got {_json_type(text)}")
+            raise RecordError(f"{field}.{key}", f"expected a string, got {json_type(text)}")
         texts[key] = text or None
 
     port = value.get("port")
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535):
-        raise RecordError(f"{field}.port", f"expected a port number from 0 to 65535, got {_short(port)}")
+        raise RecordError(f"{field}.port", f"expected a port number from 0 to 65535, got {show(port)}")
     return _Endpoint(texts["serviceName"], texts["ipv4"], texts["ipv6"], port or None)
 
 
@@ -376,7 +376,7 @@ def _add_endpoint_attributes(
         if value is None or tags.get(key) == value:
             continue
         if key in tags:
-            msg = f"not sent: the attribute {key} already has the value {_short(tags[key])}"
+            msg = f"not sent: the attribute {key} already has the value {show(tags[key])}"
             notices.append(Notice(_at(location, field), msg))
             continue
         tags[key] = decode_text(value, _at(location, field), notices) if isinstance(value, str) else value
@@ -386,13 +386,13 @@ def _decode_annotations(json_annotations: object, location: Location, notices: l
     if json_annotations is None:
         return ()
     if not isinstance(json_annotations, list):
-        raise RecordError("annotations", f"expected an array, got {_json_type(json_annotations)}")
+        raise RecordError("annotations", f"expected an array, got {json_type(json_annotations)}")
 
     events = []
     for number, json_annotation in enumerate(json_annotations):
         field = f"annotations[{number}]"
         if not isinstance(json_annotation, dict):
-            raise RecordError(field, f"expected a JSON object, got {_json_type(json_annotation)}")
+            raise RecordError(field, f"expected a JSON object, got {json_type(json_annotation)}")
         micros = _require_number(json_annotation, "timestamp", field)
         time = to_unix_nano(micros, NANOS_PER_MICROSECOND, f"{field}.timestamp")
         value = json_annotation.get("value")
@@ -483,7 +483,7 @@ def _require_number(record: Mapping[str, object], key: str, prefix: str = "") ->
     value = record.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         field = f"{prefix}.{key}" if prefix else key
-        raise RecordError(field, f"missing or not a number; expected microseconds since the epoch, got {_short(value)}")
+        raise RecordError(field, f"missing or not a number; expected microseconds since the epoch, got {show(value)}")
     return value
 
 
@@ -492,7 +492,7 @@ def _optional_str(record: Mapping[str, object], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise RecordError(key, f"expected a string, got {_json_type(value)}")
+        raise RecordError(key, f"expected a string, got {json_type(value)}")
     return value
 
 
@@ -501,22 +501,5 @@ def _optional_bool(record: Mapping[str, object], key: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise RecordError(key, f"expected true or false, got {_short(value)}")
+        raise RecordError(key, f"expected true or false, got {show(value)}")
     return value
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float, Decimal)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
-
-
-def _short(value: object) -> str:
-    text = str(value) if isinstance(value, Decimal) else json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
