@@ -1,4 +1,4 @@
-"""otel-replay: replay OpenTelemetry traces and logs from files into any OTLP endpoint, exactly as recorded."""
+"""otel-replay: replay OpenTelemetry traces, logs and metrics from files into any OTLP endpoint, exactly as recorded."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ EXIT_USAGE: Final = 2
 
 app = typer.Typer(
     name="otel-replay",
-    help="Replay OpenTelemetry traces and logs from files into any OTLP endpoint, exactly as recorded.",
+    help="Replay OpenTelemetry traces, logs and metrics from files into any OTLP endpoint, exactly as recorded.",
     no_args_is_help=True,
     add_completion=False,
     # Plain Click help rewraps docstring paragraphs to the terminal width; Rich keeps the source line breaks.
@@ -50,7 +50,7 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    """Replay OpenTelemetry traces and logs from files into any OTLP endpoint, exactly as recorded."""
+    """Replay OpenTelemetry traces, logs and metrics from files into any OTLP endpoint, exactly as recorded."""
 
 
 PathsArgument = Annotated[
@@ -204,7 +204,7 @@ def replay_command(
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Send the spans and log records in telemetry files to an OTLP/HTTP endpoint.
+    """Send the spans, log records and metrics in telemetry files to an OTLP/HTTP endpoint.
 
     Spans keep their trace, span and parent IDs and their times to the nanosecond, and
     duplicate records (CodeMachine's latest*.json repeats the newest session) are sent once.
