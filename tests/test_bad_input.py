@@ -514,7 +514,7 @@ def test_directory_non_telemetry_in_table(mixed_directory: Path, receiver: OTLPR
     """The summary table on stderr reports how many files were skipped as non-telemetry."""
     result = run_cli("replay", mixed_directory, "--endpoint", receiver.url)
 
-    assert "2 file(s) skipped" in result.stderr
+    assert "2 file(s) not read: not in a format otel-replay reads" in result.stderr
 
 
 def test_directory_package_json_logs_script(mixed_directory: Path, receiver: OTLPReceiver) -> None:

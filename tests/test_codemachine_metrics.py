@@ -129,3 +129,16 @@ def test_latest_metrics_are_duplicates(receiver: OTLPReceiver) -> None:
     metrics = json.loads(result.stdout)["signals"]["metrics"]
     assert metrics["sent"] == 241
     assert metrics["skipped_by_reason"] == {"duplicate": 241}
+
+
+def test_metric_batches_respect_batch_size(receiver: OTLPReceiver) -> None:
+    """No metrics request holds more data points than --batch-size, even when one metric has more."""
+    result = run_cli("replay", SESSION_B_METRICS, "--endpoint", receiver.url, "--batch-size", "50", "--json")
+
+    sizes = [
+        sum(len(_points(metric)) for rm in request.resource_metrics for sm in rm.scope_metrics for metric in sm.metrics)
+        for request in receiver.received.metrics
+    ]
+    assert json.loads(result.stdout)["signals"]["metrics"]["sent"] == 241
+    assert sum(sizes) == 241
+    assert max(sizes) == 50

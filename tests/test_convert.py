@@ -91,3 +91,15 @@ def test_convert_gzip_output(tmp_path: Path) -> None:
     lines = gzip.decompress(output.read_bytes()).decode().splitlines()
     assert len(lines) == 1
     assert "resourceSpans" in lines[0]
+
+
+def test_convert_usage_error_keeps_existing_output(tmp_path: Path) -> None:
+    """A run that fails before writing leaves an existing output file as it was."""
+    output = tmp_path / "keep.jsonl"
+    output.write_text("hello\n", encoding="utf-8")
+
+    result = run_cli("convert", tmp_path / "missing", "--output", output)
+
+    assert result.exit_code == 2
+    assert output.read_text(encoding="utf-8") == "hello\n"
+    assert list(tmp_path.iterdir()) == [output]

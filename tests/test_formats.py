@@ -145,3 +145,11 @@ def test_convert_then_replay_loses_nothing(tmp_path: Path, source: Path) -> None
 
     assert sum(len(records) for records in original.values()) > 0
     assert roundtrip == original
+
+
+def test_wrong_forced_format_is_file_error(receiver: OTLPReceiver) -> None:
+    """A file that cannot be read as the forced format is an error that names the format, not a skip."""
+    result = run_cli("replay", SESSION_B_SPANS, "--format", "zipkin", "--endpoint", receiver.url)
+
+    assert result.exit_code == 1
+    assert f"Error: {SESSION_B_SPANS}: cannot be read as --format zipkin" in result.stderr

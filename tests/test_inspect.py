@@ -71,3 +71,12 @@ def test_inspect_sends_nothing() -> None:
     assert result.exit_code == 0
     assert str(SESSION_B_SPANS) in result.stdout
     assert "format codemachine: 51 spans" in result.stdout
+
+
+def test_inspect_wrong_forced_format_fails() -> None:
+    """A file that cannot be read as the forced format is an error, with exit status 1."""
+    result = run_cli("inspect", SESSION_B_SPANS, "--format", "zipkin")
+
+    assert result.exit_code == 1
+    assert "format zipkin" in result.stdout
+    assert "error:" in result.stdout

@@ -50,7 +50,7 @@ def test_untrusted_certificate_fails(tls_receiver: OTLPReceiver) -> None:
 
     assert result.exit_code == 1
     assert tls_receiver.received.spans() == []
-    assert "SSLError" in result.stderr
+    assert "CERTIFICATE_VERIFY_FAILED" in result.stderr
 
 
 def test_missing_certificate_file_is_usage_error(tmp_path: Path) -> None:

@@ -362,26 +362,38 @@ def convert_command(
 
             summary = _run(paths, options, build, show_progress=not quiet)
 
+    if not quiet and not json_output:
+        written = sum(counts.sent for counts in summary.counts.values())
+        typer.echo(f"Wrote {written} records to {output}", err=True)
     _finish(summary, json_output=json_output, quiet=quiet)
 
 
 @contextmanager
 def _open_output(path: Path) -> Iterator[IO[str]]:
+    """Open the output of convert, replacing an existing file only when the run completes."""
     if str(path) == "-":
         yield sys.stdout
         return
+
+    partial = path.with_name(f".{path.name}.partial")
     try:
         if path.suffix == ".gz":
             import gzip
 
-            stream: IO[str] = gzip.open(path, "wt", encoding="utf-8")  # noqa: SIM115  # closed by the with below
+            stream: IO[str] = gzip.open(partial, "wt", encoding="utf-8")  # noqa: SIM115  # closed below
         else:
-            stream = path.open("w", encoding="utf-8")
+            stream = partial.open("w", encoding="utf-8")
     except OSError as error:
         msg = f"cannot write --output {path}: {error.strerror}"
         raise UsageError(msg) from error
-    with stream:
-        yield stream
+
+    try:
+        with stream:
+            yield stream
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
 
 
 def main() -> None:

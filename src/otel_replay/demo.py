@@ -92,6 +92,8 @@ def _resource_lines(spans: list[tuple[Any, Any, Any]], logs: list[tuple[Any, Any
     for resource, _, _ in [*spans, *logs]:
         text = ", ".join(f"{pair.key}={_scalar(pair.value)}" for pair in resource.attributes)
         seen.setdefault(text or "(no attributes)", None)
+    if not seen:
+        return []
     return ["", "Resources received:", *(f"  {text}" for text in seen)]
 
 

@@ -28,6 +28,7 @@ from otel_replay.rebuild import (
     SpanExportResult,
 )
 from otel_replay.report import Summary
+from otel_replay.transform import split_metric
 
 __all__ = ["BatchExporter", "ExportSettings", "display_url", "resolve_endpoint", "secret_values"]
 
@@ -172,14 +173,22 @@ class BatchExporter:
 
     def add(self, signal: Signal, record: object) -> None:
         """Queue one SDK span or log record, or one MetricData, exporting the batch once it is full."""
+        if isinstance(record, MetricData):
+            self._add_metric(record)
+            return
         batch = self._batches[signal]
         batch.append(record)
-        size = len(batch)
-        if isinstance(record, MetricData):
-            self._queued_points += len(record.points)
-            size = self._queued_points
-        if size >= self._batch_size:
+        if len(batch) >= self._batch_size:
             self._export(signal)
+
+    def _add_metric(self, metric: MetricData) -> None:
+        rest: MetricData | None = metric
+        while rest is not None:
+            head, rest = split_metric(rest, self._batch_size - self._queued_points)
+            self._batches[Signal.METRICS].append(head)
+            self._queued_points += len(head.points)
+            if self._queued_points >= self._batch_size:
+                self._export(Signal.METRICS)
 
     def close(self) -> None:
         """Export what is queued and shut the exporters down."""
@@ -273,11 +282,28 @@ def _failure_reason(session: _RecordingSession) -> str:
     if response is not None:
         return f"HTTP {response.status_code} {response.reason}".rstrip()
     if session.last_error is not None:
-        detail = str(session.last_error)
+        root = _root_cause(session.last_error)
+        detail = str(root)
         if len(detail) > _MAX_DETAIL:
-            detail = detail[: _MAX_DETAIL - 3] + "..."
-        return f"no response ({type(session.last_error).__name__}: {detail})"
+            # The cause, such as "Connection refused", comes at the end of requests' messages.
+            detail = "..." + detail[3 - _MAX_DETAIL :]
+        return f"no response ({type(root).__name__}: {detail})"
     return "not sent, since the encoded batch exceeds the exporter's 64 MiB request limit; use a smaller --batch-size"
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """Follow urllib3's `reason` and exception chaining to the error that started it all."""
+    seen = {id(error)}
+    while True:
+        cause = getattr(error, "reason", None)
+        if not isinstance(cause, BaseException):
+            cause = error.__cause__ or error.__context__
+        if not isinstance(cause, BaseException) and error.args and isinstance(error.args[0], BaseException):
+            cause = error.args[0]
+        if not isinstance(cause, BaseException) or id(cause) in seen:
+            return error
+        seen.add(id(cause))
+        error = cause
 
 
 def _rejected_count(signal: Signal, response: requests.Response | None, batch_size: int) -> int:

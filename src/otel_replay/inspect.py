@@ -125,8 +125,9 @@ def _read(report: FileReport, forced: formats.Format | None, dedupe: Deduplicato
         for item in file_format.read(report.path):
             _count(report, item, dedupe, spans)
     except NotTelemetryError as error:
-        report.format = None
         report.error = error.message
+        if forced is None:
+            report.format = None
     except InputError as error:
         report.error = error.message
 

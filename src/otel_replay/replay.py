@@ -120,7 +120,10 @@ class _Run:
             for item in file_format.read(source.path):
                 self._handle(item, signals_seen)
         except NotTelemetryError as error:
-            self._not_telemetry(source, error.message)
+            if self.forced_format is not None:
+                self._file_error(source.path, f"cannot be read as --format {self.forced_format.name}: {error.message}")
+            else:
+                self._not_telemetry(source, error.message)
         except InputError as error:
             self._file_error(source.path, error.message)
         finally:

@@ -23,7 +23,16 @@ MAX_PROBLEMS_LOGGED: Final = 50
 DUPLICATE: Final = "duplicate"
 INVALID: Final = "invalid"
 NOT_SELECTED: Final = "signal not selected"
-_NOUNS: Final = {Signal.TRACES: "spans", Signal.LOGS: "log records", Signal.METRICS: "metric data points"}
+_NOUNS: Final = {
+    Signal.TRACES: ("span", "spans"),
+    Signal.LOGS: ("log record", "log records"),
+    Signal.METRICS: ("metric data point", "metric data points"),
+}
+
+
+def _count(number: int, signal: Signal) -> str:
+    singular, plural = _NOUNS[signal]
+    return f"{number} {singular if number == 1 else plural}"
 
 
 @dataclass(slots=True)
@@ -77,6 +86,7 @@ class Summary:
     files_read: int = 0
     files_not_telemetry: list[Path] = field(default_factory=list)
     file_errors: int = 0
+    errors: int = 0
     warnings: int = 0
     problems: list[Problem] = field(default_factory=list)
     problems_logged: int = 0
@@ -98,6 +108,7 @@ class Summary:
 
     def error(self, location: Location, message: str) -> None:
         """Record an error about a file or record and write it to stderr."""
+        self.errors += 1
         self._add(Problem("error", location, message), logging.ERROR)
 
     def warning(self, location: Location, message: str) -> None:
@@ -150,7 +161,7 @@ class Summary:
             )
             details = [f"{number} {reason}" for reason, number in sorted(counts.skipped.items()) if number]
             if signal is Signal.TRACES and counts.orphan_spans:
-                details.append(f"{counts.orphan_spans} spans with a parent not in the input")
+                details.append(f"{_count(counts.orphan_spans, signal)} with a parent not in the input")
             if details:
                 line += "  (" + ", ".join(details) + ")"
             lines.append(line)
@@ -165,11 +176,11 @@ class Summary:
         for signal, endpoint in self.endpoints.items():
             counts = self.counts[signal]
             if counts.sent:
-                lines.append(f"{counts.sent} {_NOUNS[signal]} sent to {endpoint}")
+                lines.append(f"{_count(counts.sent, signal)} sent to {endpoint}")
             if counts.failed:
-                lines.append(f"{counts.failed} {_NOUNS[signal]} failed to send to {endpoint}")
+                lines.append(f"{_count(counts.failed, signal)} failed to send to {endpoint}")
         if self.files_not_telemetry:
-            lines.append(f"{len(self.files_not_telemetry)} file(s) skipped: not a telemetry format otel-replay reads")
-        if self.file_errors or self.warnings:
-            lines.append(f"{self.file_errors} file error(s), {self.warnings} warning(s)")
+            lines.append(f"{len(self.files_not_telemetry)} file(s) not read: not in a format otel-replay reads")
+        if self.errors or self.warnings:
+            lines.append(f"{self.errors} error(s), {self.warnings} warning(s)")
         return lines

@@ -12,7 +12,7 @@ import orjson
 
 from otel_replay.model import AnyValue, LogData, MetricData, MetricPoint, ResourceData, SpanData
 
-__all__ = ["Deduplicator", "ParentIndex", "ResourceOverlay", "span_key"]
+__all__ = ["Deduplicator", "ParentIndex", "ResourceOverlay", "span_key", "split_metric"]
 
 _Record = TypeVar("_Record", SpanData, LogData, MetricData)
 _DIGEST_SIZE: Final = 16  # bytes; 128 bits keep accidental collisions out of reach for any input size
@@ -141,6 +141,15 @@ class ResourceOverlay:
             merged = dataclasses.replace(record.resource, attributes=attributes)
             self._merged[record.resource] = merged
         return dataclasses.replace(record, resource=merged)
+
+
+def split_metric(metric: MetricData, max_points: int) -> tuple[MetricData, MetricData | None]:
+    """Split off the first `max_points` data points (at least one), so a batch keeps its size limit."""
+    if len(metric.points) <= max_points:
+        return metric, None
+    cut = max(max_points, 1)
+    head = dataclasses.replace(metric, points=tuple(metric.points[:cut]))
+    return head, dataclasses.replace(metric, points=tuple(metric.points[cut:]))
 
 
 def span_key(trace_id: int, span_id: int) -> bytes:

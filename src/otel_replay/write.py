@@ -11,6 +11,7 @@ from google.protobuf.json_format import MessageToDict
 from otel_replay.model import MetricData, Signal
 from otel_replay.rebuild import Rebuilder, encode_request
 from otel_replay.report import Summary
+from otel_replay.transform import split_metric
 
 __all__ = ["OTLPJsonWriter"]
 
@@ -39,10 +40,16 @@ class OTLPJsonWriter:
 
     def add(self, signal: Signal, record: object) -> None:
         """Queue one SDK span or log record, or one MetricData, writing the batch once it is full."""
-        self._batches[signal].append(record)
-        self._sizes[signal] += len(record.points) if isinstance(record, MetricData) else 1
-        if self._sizes[signal] >= self._batch_size:
-            self._write(signal)
+        rest: object | None = record
+        while rest is not None:
+            part = rest
+            rest = None
+            if isinstance(part, MetricData):
+                part, rest = split_metric(part, self._batch_size - self._sizes[signal])
+            self._batches[signal].append(part)
+            self._sizes[signal] += len(part.points) if isinstance(part, MetricData) else 1
+            if self._sizes[signal] >= self._batch_size:
+                self._write(signal)
 
     def close(self) -> None:
         """Write what is queued and flush the stream."""

@@ -571,7 +571,7 @@ def _salvage(path: Path, text: str, error: json.JSONDecodeError) -> Iterator[Ite
     where = f"line {error.lineno} column {error.colno}"
     start = _ARRAY_START.search(text)
     if start is None or start.end() > error.pos:
-        raise InputError(path, f"not valid JSON: {error.msg} at {where}") from error
+        raise InputError(path, f"not valid JSON: {error.msg} ({where})") from error
 
     service_match = _SERVICE.search(text, 0, start.start())
     service = json.loads(service_match.group(1)) if service_match else None

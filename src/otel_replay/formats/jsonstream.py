@@ -144,7 +144,7 @@ class JsonValueStream:
     def _decode_error(self, error: json.JSONDecodeError) -> JsonSyntaxError:
         truncated = self._end_of_file and self._is_cut_short(error)
         line = self._lines_before + error.lineno
-        return JsonSyntaxError(f"{error.msg} at line {line} column {error.colno}", truncated=truncated)
+        return JsonSyntaxError(f"{error.msg} (line {line}, column {error.colno})", truncated=truncated)
 
     def _is_cut_short(self, error: json.JSONDecodeError) -> bool:
         # At the end of the file, the value is truncated, not invalid, when nothing follows the

@@ -263,7 +263,7 @@ class _Documents:
         column = error.pos - (self._buffer.rfind("\n", 0, error.pos) + 1) + 1
         state = "the file looks truncated" if self._eof else "the file is damaged"
         msg = (
-            f"invalid JSON in the document that starts at line {self._line} ({error.msg} at line {line} "
+            f"invalid JSON in the document that starts at line {self._line} ({error.msg}: line {line} "
             f"column {column}): {state}; the {self._count} document(s) before it were read"
         )
         raise InputError(self._path, msg) from error
