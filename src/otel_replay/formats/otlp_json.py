@@ -9,8 +9,9 @@ JSON writers and Grafana's trace download write. Grafana's download also uses th
 OTLP keys ``batches`` and ``instrumentationLibrarySpans``. Unknown fields are ignored.
 
 Documents are read one at a time, so memory stays bounded by the largest document. Each
-record is decoded on its own with `google.protobuf.json_format.ParseDict`, so one invalid
-record is skipped while the rest of its document is sent.
+record is decoded on its own, so one invalid record is skipped while the rest of its document
+is sent: a decoder driven by the protobuf descriptors handles the usual shapes, and
+`google.protobuf.json_format.ParseDict` takes any record it does not.
 """
 
 from __future__ import annotations
