@@ -144,7 +144,7 @@ class BatchExporter:
     """Collects records per signal and exports them in batches, counting sent and failed records.
 
     Spans and log records are queued as SDK objects. Metrics are queued as `MetricData` and
-    rebuilt into one `MetricsData` per batch, since the SDK groups metrics per request; a
+    rebuilt into one `MetricsData` per batch, because the SDK groups metrics per request. A
     metrics batch is measured in data points.
     """
 

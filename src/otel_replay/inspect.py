@@ -22,7 +22,7 @@ _NOUNS = {"traces": "spans", "logs": "log records", "metrics": "metric data poin
 
 @dataclass(slots=True)
 class FileReport:
-    """What one file contains, and what would happen to it in a replay."""
+    """Report on one file: its contents, and what a replay would do with them."""
 
     path: Path
     format: str | None = None

@@ -274,7 +274,7 @@ def _encoder_order(sdk_records: Sequence[Any]) -> list[Any]:
     """Return SDK spans or log records in the order the encoder writes them.
 
     The encoders group records by resource and then by scope, in order of first appearance,
-    and keep the order within a group; the same grouping here pairs each encoded record with
+    and keep the order within a group. The same grouping here pairs each encoded record with
     its recorded data.
     """
     groups: dict[Any, dict[Any, list[Any]]] = {}
@@ -327,8 +327,8 @@ class ReplayMetricExporter(OTLPMetricExporter):
     """The official OTLP/HTTP metric exporter, completing what the SDK's encoder leaves out.
 
     The encoder drops a gauge point's start time and every point's flags, and the SDK has
-    no summary type, so the request is encoded with the official encoder and then these
-    fields are filled in from the recorded data before the exporter sends it.
+    no summary type. So the request is encoded with the official encoder, these fields are
+    filled in from the recorded data, and then the exporter sends it.
     """
 
     def export(

@@ -25,7 +25,7 @@ class OTLPJsonWriter:
     """Writes batches of records to a text stream, one export request per line.
 
     It takes the same records as `BatchExporter` and encodes them with the same official
-    encoders, so a converted file holds exactly what `replay` would have sent.
+    encoders, so a converted file contains exactly what `replay` would have sent.
     """
 
     def __init__(
