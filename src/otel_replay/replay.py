@@ -98,7 +98,7 @@ class _Run:
         self.dedupe = Deduplicator() if options.dedupe else None
         self.overlay = ResourceOverlay(options.resource_attributes)
         self.rebuilder = rebuilder
-        self.parents = ParentIndex()
+        self.parents = ParentIndex(self.dedupe.span_keys if self.dedupe is not None else None)
         # Readers yield a record's notices right after it; a record that is not sent needs none.
         self.unsent: Location | None = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Final, TypeVar
 
 import orjson
@@ -29,7 +29,8 @@ class Deduplicator:
     """
 
     def __init__(self) -> None:
-        self._span_keys: set[bytes] = set()
+        # Span key to a bit mask of the span kinds seen with it.
+        self._span_kinds: dict[bytes, int] = {}
         self._counts: dict[bytes, int] = {}
         self._counts_in_file: Counter[bytes] = Counter()
 
@@ -41,13 +42,20 @@ class Deduplicator:
         """Return True when this record was sent before, and remember it otherwise."""
         if isinstance(record, SpanData):
             # Zipkin and Jaeger may record a client and a server span under one span ID.
-            key = span_key(record.trace_id, record.span_id) + bytes([record.kind])
-            if key in self._span_keys:
+            key = span_key(record.trace_id, record.span_id)
+            kind = 1 << record.kind
+            kinds = self._span_kinds.get(key, 0)
+            if kinds & kind:
                 return True
-            self._span_keys.add(key)
+            self._span_kinds[key] = kinds | kind
             return False
 
         return self._seen_before(_log_identity(record))
+
+    @property
+    def span_keys(self) -> Container[bytes]:
+        """The `span_key` of every span passed so far."""
+        return self._span_kinds.keys()
 
     def unique_points(self, metric: MetricData) -> tuple[MetricPoint, ...]:
         """Return the data points of `metric` that were not sent before, remembering them.
@@ -158,18 +166,29 @@ def span_key(trace_id: int, span_id: int) -> bytes:
 
 
 class ParentIndex:
-    """Counts spans whose parent span is not in the input, such as trimmed or remote parents."""
+    """Counts spans whose parent span is not in the input, such as trimmed or remote parents.
 
-    def __init__(self) -> None:
-        self._spans: set[bytes] = set()
-        self._parents: list[bytes] = []
+    Given the span keys a `Deduplicator` keeps anyway, it stores only the parents, counted
+    once per parent, so the index costs little beside deduplication.
+    """
+
+    def __init__(self, known_spans: Container[bytes] | None = None) -> None:
+        self._own_spans: set[bytes] | None = None
+        self._spans: Container[bytes]
+        if known_spans is None:
+            self._own_spans = set()
+            self._spans = self._own_spans
+        else:
+            self._spans = known_spans
+        self._children: Counter[bytes] = Counter()
 
     def add(self, span: SpanData) -> None:
         """Record a span and, if it has one, the parent it refers to."""
-        self._spans.add(span_key(span.trace_id, span.span_id))
+        if self._own_spans is not None:
+            self._own_spans.add(span_key(span.trace_id, span.span_id))
         if span.parent_span_id:
-            self._parents.append(span_key(span.trace_id, span.parent_span_id))
+            self._children[span_key(span.trace_id, span.parent_span_id)] += 1
 
     def orphan_count(self) -> int:
         """Return how many added spans have a parent that was never added."""
-        return sum(1 for parent in self._parents if parent not in self._spans)
+        return sum(count for parent, count in self._children.items() if parent not in self._spans)
