@@ -8,7 +8,8 @@ import pytest
 import typer.main
 
 from otel_replay.cli import app
-from tests.conftest import DATA, run_cli
+from otel_replay.receiver import OTLPReceiver
+from tests.conftest import DATA, SESSION_B_SPANS, run_cli
 
 
 def _commands() -> list[str]:
@@ -74,3 +75,37 @@ def test_version_is_printed() -> None:
 
     assert result.exit_code == 0
     assert result.stdout.startswith("otel-replay ")
+
+
+def _run_with_stderr_tty(*args: str) -> str:
+    """Run the CLI in a subprocess whose stderr is a pseudo-terminal, and return what it wrote there."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    controller, terminal = pty.openpty()
+    command = [sys.executable, "-m", "otel_replay", *args]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=terminal) as process:
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal closes when the process exits
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait(timeout=60)
+    os.close(controller)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_only_on_tty(receiver: OTLPReceiver) -> None:
+    """A terminal on stderr shows the progress bar; --quiet turns it off."""
+    shown = _run_with_stderr_tty("replay", str(SESSION_B_SPANS), "--endpoint", receiver.url)
+    quiet = _run_with_stderr_tty("replay", str(SESSION_B_SPANS), "--endpoint", receiver.url, "--quiet")
+
+    assert "Replaying" in shown
+    assert "Replaying" not in quiet

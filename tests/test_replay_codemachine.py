@@ -227,5 +227,6 @@ def test_console_script_runs(receiver: OTLPReceiver, tmp_path: Path) -> None:
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == ""
+    assert "Replaying" not in completed.stderr
     assert "traces" in completed.stderr
     assert len(receiver.received.spans()) == 51
