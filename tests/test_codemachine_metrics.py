@@ -132,7 +132,7 @@ def test_latest_metrics_are_duplicates(receiver: OTLPReceiver) -> None:
 
 
 def test_metric_batches_respect_batch_size(receiver: OTLPReceiver) -> None:
-    """No metrics request holds more data points than --batch-size, even when one metric has more."""
+    """No metrics request contains more data points than --batch-size, even when one metric has more."""
     result = run_cli("replay", SESSION_B_METRICS, "--endpoint", receiver.url, "--batch-size", "50", "--json")
 
     sizes = [

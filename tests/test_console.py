@@ -498,7 +498,7 @@ def test_broken_object_skips_record(tmp_path: Path, receiver: OTLPReceiver) -> N
 
 
 def test_format_option_reads_late_records(tmp_path: Path, receiver: OTLPReceiver) -> None:
-    """--format python-console reads a file whose first record comes after more output than detection sees."""
+    """--format python-console reads a file whose first record comes after more output than detection reads."""
     path = write(tmp_path, "startup log line\n" * 500 + console_lines(2))
     assert detect(path) is None
 

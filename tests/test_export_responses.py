@@ -1,4 +1,4 @@
-"""How replay reacts to what a receiver answers: batches too large (413) and partial success."""
+"""How replay handles receiver responses: batches too large (413) and partial success."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ REJECTED_LOGS_PER_REQUEST = 2
 
 
 class _StrictReceiver(BaseHTTPRequestHandler):
-    """Answers 413 to trace requests of more than 10 spans and rejects 2 log records per request."""
+    """Returns 413 for trace requests of more than 10 spans and rejects 2 log records per request."""
 
     accepted_span_ids: ClassVar[list[bytes]] = []
     trace_request_sizes: ClassVar[list[int]] = []
@@ -66,7 +66,7 @@ class _StrictReceiver(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def strict_receiver() -> Iterator[str]:
-    """A stub OTLP receiver on 127.0.0.1 that answers 413 and partial success."""
+    """A stub OTLP receiver on 127.0.0.1 that returns 413 and partial success."""
     _StrictReceiver.accepted_span_ids = []
     _StrictReceiver.trace_request_sizes = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _StrictReceiver)

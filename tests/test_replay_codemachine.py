@@ -209,7 +209,7 @@ def test_batch_size_splits_requests(receiver: OTLPReceiver) -> None:
 
 
 def test_json_summary_is_the_only_stdout(receiver: OTLPReceiver) -> None:
-    """With --json, stdout holds one JSON document and the table goes nowhere."""
+    """With --json, stdout contains one JSON document and no table."""
     result = run_cli("replay", SESSION_B_SPANS, "--endpoint", receiver.url, "--json")
 
     summary = json.loads(result.stdout)

@@ -87,7 +87,7 @@ def test_js_serialized_times_are_exact(seconds: int, nanos: int) -> None:
     fraction=st.text(alphabet="0123456789", min_size=0, max_size=40),
 )
 def test_long_decimals_are_exact(whole: int, fraction: str) -> None:
-    """Hand-written decimals with more digits than a double holds still convert from the digits as written."""
+    """Hand-written decimals with more digits than a double can represent still convert from the digits as written."""
     written = f"{whole}.{fraction}" if fraction else str(whole)
 
     assert to_unix_nano(_parse(written), NANOS_PER_MILLISECOND, "time") == _exact_nanos(written)

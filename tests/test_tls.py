@@ -32,7 +32,7 @@ def tls_receiver(certificate_authority: trustme.CA) -> Iterator[OTLPReceiver]:
 def test_certificate_option_trusts_receiver(
     tls_receiver: OTLPReceiver, certificate_authority: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With --certificate naming the receiver's CA, every span arrives over https, whatever REQUESTS_CA_BUNDLE says."""
+    """With --certificate naming the receiver's CA, every span arrives over https, even with REQUESTS_CA_BUNDLE set."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
     ca_file = tmp_path / "ca.pem"
     certificate_authority.cert_pem.write_to_path(str(ca_file))

@@ -562,7 +562,7 @@ _REDACTOR: Final = _Redactor()
 
 
 def _redact_from_logs(secrets: set[str]) -> None:
-    # Longest first, so a secret that contains another is replaced whole.
+    # Replace longer secrets first, so a secret that contains another is replaced whole.
     _REDACTOR.secrets = sorted(secrets, key=len, reverse=True)
 
 

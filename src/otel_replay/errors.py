@@ -4,7 +4,7 @@
     ├── UsageError              an option value is invalid (exit status 2)
     ├── InputError              a file cannot be read or parsed
     │   └── NotTelemetryError   a file is in no format otel-replay reads
-    └── RecordError             one record in a file is invalid; the others are still sent
+    └── RecordError             one record in a file is invalid, and the others are still sent
 
 Each error carries what the user needs to fix it: the file, the record index and the
 field where they apply, and a hint.

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
-    """Where records go: the exporters for `replay`, an OTLP/JSON file for `convert`."""
+    """Destination of the records: the exporters for `replay`, an OTLP/JSON file for `convert`."""
 
     def add(self, signal: Signal, record: object, /) -> None: ...
 

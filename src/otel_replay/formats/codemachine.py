@@ -56,7 +56,7 @@ NAME: Final = "codemachine"
 # orjson, the standard library parser also accepts the lone surrogate escapes CodeMachine writes.
 _DECODER: Final = json.JSONDecoder(parse_float=Decimal)
 # CodeMachine writes "version" and "service" first, then a count or the "type", so these keys
-# sit at the top of the file; a package.json with a "logs" script does not match.
+# are at the top of the file. A package.json with a "logs" script does not match.
 _SNIFF: Final = re.compile(
     rb'\A\s*\{\s*"version"\s*:\s*[0-9]+\s*,\s*"service"\s*:\s*"(?:[^"\\]|\\.)*"\s*,'
     rb'[\s\S]*?"(spanCount|logCount|exportCount|spans|logs|metrics)"\s*:'

@@ -1,4 +1,4 @@
-"""Stream JSON values out of a file one at a time, so memory holds one value, not the whole file."""
+"""Stream JSON values out of a file one at a time, so memory contains one value, not the whole file."""
 
 from __future__ import annotations
 

@@ -485,10 +485,10 @@ def _parse_record(
 def _parse_message(json_message: dict[str, object], message_type: Any) -> Any:
     """Decode a JSON object into a new protobuf message, as ParseDict with ``ignore_unknown_fields`` does.
 
-    ParseDict is pure Python and spends most of its time on generic bookkeeping. On a 100 MB
-    Collector-style file of spans with 8 attributes each, reading ran at about 5,000 spans per
-    second with ParseDict and 12,000 to 16,000 with the plan-based decoder below (one run
-    each on the 2-vCPU machine described in docs/benchmarks.md). Anything outside the common
+    ParseDict is pure Python and spends most of its time on generic bookkeeping. One run on a
+    100 MB Collector-style file of spans with 8 attributes each read about 5,000 spans per
+    second with ParseDict, and 12,000 to 16,000 with the plan-based decoder below. The
+    machine is the 2-vCPU one described in docs/benchmarks.md. Anything outside the common
     forms goes to ParseDict, so the result and the error messages are ParseDict's.
     """
     try:

@@ -202,38 +202,35 @@ class RecordConverter:
 
     def span(self, pb2_span: Any, resource: ResourceData, scope: ScopeData, field: str) -> Iterator[Item]:
         """Yield one span, or a `Skipped` when it is invalid, followed by its notices."""
-        location = self._take_location(field)
-        notices: list[Notice] = []
-        try:
-            span = _span(pb2_span, resource, scope, location, notices)
-        except RecordError as error:
-            yield self._skipped(Signal.TRACES, location, error)
-            return
-        yield span
-        yield from notices
+        yield from self._convert(Signal.TRACES, _span, pb2_span, resource, scope, field, 1)
 
     def log(self, pb2_log: Any, resource: ResourceData, scope: ScopeData, field: str) -> Iterator[Item]:
         """Yield one log record, or a `Skipped` when it is invalid, followed by its notices."""
-        location = self._take_location(field)
-        notices: list[Notice] = []
-        try:
-            log = _log(pb2_log, resource, scope, location, notices)
-        except RecordError as error:
-            yield self._skipped(Signal.LOGS, location, error)
-            return
-        yield log
-        yield from notices
+        yield from self._convert(Signal.LOGS, _log, pb2_log, resource, scope, field, 1)
 
     def metric(self, pb2_metric: Any, resource: ResourceData, scope: ScopeData, field: str) -> Iterator[Item]:
         """Yield one metric with its data points, or a `Skipped` when it is invalid, followed by its notices."""
+        count = _point_count(pb2_metric)
+        yield from self._convert(Signal.METRICS, _metric, pb2_metric, resource, scope, field, count)
+
+    def _convert(
+        self,
+        signal: Signal,
+        decode: Callable[[Any, ResourceData, ScopeData, Location, list[Notice]], Item],
+        pb2_record: Any,
+        resource: ResourceData,
+        scope: ScopeData,
+        field: str,
+        count: int,
+    ) -> Iterator[Item]:
         location = self._take_location(field)
         notices: list[Notice] = []
         try:
-            metric = _metric(pb2_metric, resource, scope, location, notices)
+            record = decode(pb2_record, resource, scope, location, notices)
         except RecordError as error:
-            yield self._skipped(Signal.METRICS, location, error, count=_point_count(pb2_metric))
+            yield self._skipped(signal, location, error, count=count)
             return
-        yield metric
+        yield record
         yield from notices
 
     def skip(self, signal: Signal, field: str, message: str, count: int = 1) -> Skipped:
