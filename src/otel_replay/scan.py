@@ -1,0 +1,81 @@
+"""Find the time range of the records a run will send, in a first reading pass before any is sent.
+
+--shift-to-now, --start-at and --loop need the oldest and newest times before the first
+record goes out. The scan reads every file with the same readers as the replay, keeps
+only a few integers, and reports no problems: the replay that follows reports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from otel_replay import formats
+from otel_replay.discover import Source
+from otel_replay.errors import InputError
+from otel_replay.filters import RecordFilter
+from otel_replay.model import LogData, MetricData, Signal, SpanData
+from otel_replay.pacing import schedule_time
+from otel_replay.timeshift import TimeRange
+
+__all__ = ["scan_time_range"]
+
+
+def scan_time_range(
+    sources: Iterable[Source],
+    forced_format: formats.Format | None,
+    signals: frozenset[Signal],
+    record_filter: RecordFilter,
+) -> TimeRange:
+    """Return the oldest, newest and first schedule time of the records that pass the signals and filter."""
+    scan = _Scan()
+    for source in sources:
+        try:
+            file_format = forced_format or formats.detect(source.path)
+            if file_format is None:
+                continue
+            for item in file_format.read(source.path):
+                if isinstance(item, (SpanData, LogData, MetricData)) and item.signal in signals:
+                    scan.add(item, record_filter)
+        except InputError:
+            continue  # the replay reads the file again and reports the error
+    return scan.result()
+
+
+class _Scan:
+    def __init__(self) -> None:
+        self.oldest: int | None = None
+        self.newest: int | None = None
+        self.first_schedule: int | None = None
+        self.records = 0
+
+    def add(self, record: SpanData | LogData | MetricData, record_filter: RecordFilter) -> None:
+        if isinstance(record, MetricData):
+            selected = record_filter.select_points(record)
+            if selected is None:
+                return
+            record = selected
+        elif not record_filter.keeps(record):
+            return
+
+        self.records += 1
+        for unix_nano in _times(record):
+            if unix_nano:
+                self.oldest = unix_nano if self.oldest is None else min(self.oldest, unix_nano)
+                self.newest = unix_nano if self.newest is None else max(self.newest, unix_nano)
+        schedule = schedule_time(record)
+        if schedule:
+            self.first_schedule = schedule if self.first_schedule is None else min(self.first_schedule, schedule)
+
+    def result(self) -> TimeRange:
+        if self.oldest is None or self.newest is None:
+            return TimeRange(0, 0, 0, 0)
+        first_schedule = self.first_schedule if self.first_schedule is not None else self.oldest
+        return TimeRange(self.oldest, self.newest, first_schedule, self.records)
+
+
+def _times(record: SpanData | LogData | MetricData) -> list[int]:
+    if isinstance(record, SpanData):
+        return [record.start_time_unix_nano, record.end_time_unix_nano, *(e.time_unix_nano for e in record.events)]
+    if isinstance(record, LogData):
+        return [record.time_unix_nano, record.observed_time_unix_nano]
+    return [unix_nano for point in record.points for unix_nano in (point.start_time_unix_nano, point.time_unix_nano)]
