@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from otel_replay import formats
 from otel_replay.discover import Source, discover
-from otel_replay.errors import InputError, NotTelemetryError
-from otel_replay.model import AnyValue, Item, Location, MetricData, Notice, Signal, Skipped, SpanData
+from otel_replay.errors import InputError, NotTelemetryError, RecordError
+from otel_replay.filters import FILTERED, RecordFilter
+from otel_replay.ids import IdMapper
+from otel_replay.model import AnyValue, Item, Location, LogData, MetricData, Notice, Signal, Skipped, SpanData
+from otel_replay.pacing import Clock, PaceOptions, Pacer, SystemClock, schedule_time
 from otel_replay.rebuild import Rebuilder
-from otel_replay.report import DUPLICATE, NOT_SELECTED, Summary
+from otel_replay.report import DUPLICATE, INTERRUPTED, INVALID, NOT_SELECTED, Summary
+from otel_replay.scan import scan_time_range
+from otel_replay.timeshift import AgeCheck, TimeOptions, TimeShift, pass_offsets
 from otel_replay.transform import Deduplicator, ParentIndex, ResourceOverlay
 
 __all__ = ["ReplayOptions", "Sink", "replay"]
@@ -26,6 +32,10 @@ class Sink(Protocol):
     """Destination of the records: the exporters for `replay`, an OTLP/JSON file for `convert`."""
 
     def add(self, signal: Signal, record: object, /) -> None: ...
+
+    def flush(self) -> None:
+        """Send what is queued, because the pacer is about to wait."""
+        ...
 
     def close(self) -> None: ...
 
@@ -47,6 +57,15 @@ class ReplayOptions:
     resource_attributes: Mapping[str, AnyValue] = field(default_factory=dict)
     format_name: str | None = None
     """Read every file as this format instead of detecting it."""
+    time: TimeOptions = field(default_factory=TimeOptions)
+    pace: PaceOptions = field(default_factory=PaceOptions)
+    record_filter: RecordFilter = field(default_factory=RecordFilter)
+    new_ids: bool = False
+    """Give each pass's traces and spans new IDs (see `otel_replay.ids`)."""
+    loop: int = 1
+    """Passes over the input; 0 repeats until interrupted."""
+    warn_old_records: bool = False
+    """Warn when unshifted records are older than common backends accept or show."""
 
 
 def replay(
@@ -55,31 +74,78 @@ def replay(
     sink_factory: SinkFactory,
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[Sequence[Source]], None] | None = None,
+    clock: Clock | None = None,
 ) -> Summary:
     """Send every telemetry record under `paths` to the sink and return the accounting of the run.
+
+    With `options.loop` other than 1 the files are read once per pass; a KeyboardInterrupt
+    ends the run after sending what is queued, and the summary says so.
 
     Raises:
         UsageError: a path does not exist, the format is unknown, or the sink's settings are invalid.
     """
     sources = discover(paths)
     forced_format = formats.by_name(options.format_name) if options.format_name else None
-    summary = Summary()
+    clock = clock or SystemClock()
+    summary = Summary(endless=options.loop == 0)
+    time_range = None
+    if options.time.shift_to_now or options.time.start_at_unix_nano is not None or options.loop != 1:
+        time_range = scan_time_range(sources, forced_format, options.signals, options.record_filter)
+    first_offset, step = pass_offsets(options.time, time_range, clock.now(), loop=options.loop, paced=options.pace.real)
     rebuilder = Rebuilder()
     exporter = sink_factory(summary, rebuilder)
-    run = _Run(options, summary, exporter, rebuilder, forced_format)
+    pacer = Pacer(options.pace, clock, exporter.flush)
+    if options.pace.real and time_range is not None and time_range.records:
+        pacer.start(time_range.first_schedule_unix_nano + first_offset)
+    age_check = AgeCheck(clock.now()) if options.warn_old_records and not options.time.shifts else None
     if on_start is not None:
         on_start(sources)
 
     try:
-        for source in sources:
-            run.read_file(source)
-            if on_progress is not None:
-                on_progress(source.size)
+        for pass_number in _passes(options.loop):
+            stages = _PassStages(
+                TimeShift(first_offset + pass_number * step, keep_original_time=options.time.keep_original_time),
+                IdMapper() if options.new_ids else None,
+                pacer,
+                age_check,
+            )
+            run = _Run(options, summary, exporter, rebuilder, forced_format, stages, first_pass=pass_number == 0)
+            for source in sources:
+                run.read_file(source)
+                if on_progress is not None and pass_number == 0:
+                    on_progress(source.size)
+            summary.passes += 1
+            summary.counts[Signal.TRACES].orphan_spans += run.parents.orphan_count()
+    except KeyboardInterrupt:
+        summary.interrupted = True
     finally:
         exporter.close()
 
-    summary.counts[Signal.TRACES].orphan_spans = run.parents.orphan_count()
+    if summary.interrupted:
+        _count_interrupted(summary)
     return summary
+
+
+def _passes(loop: int) -> Iterator[int]:
+    return itertools.count() if loop == 0 else iter(range(loop))
+
+
+def _count_interrupted(summary: Summary) -> None:
+    """Count records read but neither sent, skipped nor failed when the run was interrupted."""
+    for counts in summary.counts.values():
+        unaccounted = counts.read - counts.sent - counts.failed - sum(counts.skipped.values())
+        if unaccounted > 0:
+            counts.skipped[INTERRUPTED] += unaccounted
+
+
+@dataclass(frozen=True, slots=True)
+class _PassStages:
+    """The per-pass transforms applied to a record after selection and deduplication."""
+
+    shift: TimeShift
+    ids: IdMapper | None
+    pacer: Pacer
+    age_check: AgeCheck | None
 
 
 class _Run:
@@ -90,8 +156,13 @@ class _Run:
         exporter: Sink,
         rebuilder: Rebuilder,
         forced_format: formats.Format | None,
+        stages: _PassStages,
+        *,
+        first_pass: bool = True,
     ) -> None:
         self.forced_format = forced_format
+        self.stages = stages
+        self.first_pass = first_pass
         self.options = options
         self.summary = summary
         self.exporter = exporter
@@ -127,9 +198,10 @@ class _Run:
         except InputError as error:
             self._file_error(source.path, error.message)
         finally:
-            self.summary.files_read += 1
-            for signal in signals_seen:
-                self.summary.counts[signal].files += 1
+            if self.first_pass:
+                self.summary.files_read += 1
+                for signal in signals_seen:
+                    self.summary.counts[signal].files += 1
 
     def _handle(self, item: Item, signals_seen: set[Signal]) -> None:
         if isinstance(item, Notice):
@@ -160,18 +232,30 @@ class _Run:
 
         if isinstance(item, MetricData):
             self._send_metric(item)
+        elif not self.options.record_filter.keeps(item):
+            counts.skipped[FILTERED] += 1
+            self.unsent = item.location
         elif self.dedupe is not None and self.dedupe.is_duplicate(item):
             counts.skipped[DUPLICATE] += 1
             self.unsent = item.location
         elif isinstance(item, SpanData):
             span = self.overlay.apply(item)
             self.parents.add(span)
-            self.exporter.add(Signal.TRACES, self.rebuilder.span(span))
+            self._send(span)
         else:
-            self.exporter.add(Signal.LOGS, self.rebuilder.log(self.overlay.apply(item)))
+            self._send(self.overlay.apply(item))
 
     def _send_metric(self, metric: MetricData) -> None:
         counts = self.summary.counts[Signal.METRICS]
+        selected = self.options.record_filter.select_points(metric)
+        kept = 0 if selected is None else len(selected.points)
+        if kept < len(metric.points):
+            counts.skipped[FILTERED] += len(metric.points) - kept
+        if selected is None:
+            self.unsent = metric.location
+            return
+        metric = selected
+
         if self.dedupe is not None:
             points = self.dedupe.unique_points(metric)
             if len(points) < len(metric.points):
@@ -180,7 +264,31 @@ class _Run:
                 self.unsent = metric.location
                 return
             metric = dataclasses.replace(metric, points=points)
-        self.exporter.add(Signal.METRICS, self.overlay.apply(metric))
+        self._send(self.overlay.apply(metric))
+
+    def _send(self, record: SpanData | LogData | MetricData) -> None:
+        """Apply the pass's new IDs and time shift, wait for the record's moment, and hand it to the sink."""
+        stages = self.stages
+        size = len(record.points) if isinstance(record, MetricData) else 1
+        try:
+            record = stages.shift.apply(record)
+        except RecordError as error:
+            self.summary.counts[record.signal].skipped[INVALID] += size
+            self.summary.error(dataclasses.replace(record.location, field=error.field), error.message)
+            self.unsent = record.location
+            return
+        if stages.ids is not None:
+            record = stages.ids.apply(record)
+        if stages.age_check is not None:
+            stages.age_check.check(record)
+        stages.pacer.wait(schedule_time(record), size)
+
+        if isinstance(record, SpanData):
+            self.exporter.add(Signal.TRACES, self.rebuilder.span(record))
+        elif isinstance(record, LogData):
+            self.exporter.add(Signal.LOGS, self.rebuilder.log(record))
+        else:
+            self.exporter.add(Signal.METRICS, record)
 
     def _about_unsent(self, location: Location) -> bool:
         unsent = self.unsent
