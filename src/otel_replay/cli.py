@@ -322,7 +322,7 @@ DryRunOption = Annotated[
     typer.Option(
         "--dry-run",
         help="Read, rebuild, encode and batch everything but send nothing and open no connection; "
-        "the summary counts what would be sent.",
+        "the summary counts what would be sent. It does not wait for --pace or --rate.",
     ),
 ]
 
@@ -400,10 +400,10 @@ def replay_command(
             resource_attributes=_resource_attributes(resource_attribute, from_env=resource_from_env),
             format_name=file_format,
             time=_time_options(shift_to_now, shift, start_at, keep_original_time=keep_original_time),
-            pace=_pace_options(pace, speed, rate),
+            pace=_pace_options(pace, speed, rate, dry_run=dry_run),
             record_filter=_record_filter(trace_id, service, since, until, name),
             new_ids=new_ids,
-            loop=loop,
+            loop=_check_loop(loop, dry_run=dry_run),
             warn_old_records=True,
         )
         sink = _dry_run_sink(settings, options) if dry_run else _exporter_sink(settings, options)
@@ -668,7 +668,14 @@ def _time_options(
     )
 
 
-def _pace_options(pace: str, speed: float, rate: float | None) -> PaceOptions:
+def _check_loop(loop: int, *, dry_run: bool) -> int:
+    if loop == 0 and dry_run:
+        msg = "--loop 0 repeats until interrupted, so a --dry-run would never finish; give a number of passes"
+        raise UsageError(msg)
+    return loop
+
+
+def _pace_options(pace: str, speed: float, rate: float | None, *, dry_run: bool) -> PaceOptions:
     normalized = pace.strip().lower()
     if normalized not in ("fast", "real"):
         msg = f"invalid --pace {pace!r}: expected fast or real"
@@ -682,6 +689,9 @@ def _pace_options(pace: str, speed: float, rate: float | None) -> PaceOptions:
     if rate is not None and (not rate > 0 or rate == float("inf")):
         msg = f"invalid --rate {rate}: expected records per second greater than 0, such as 100"
         raise UsageError(msg)
+    if dry_run:
+        # A dry run checks what would be sent, and waiting would show nothing more.
+        return PaceOptions()
     return PaceOptions(real=normalized == "real", speed=speed, rate=rate)
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import perf_counter
 from typing import Protocol
 
 from otel_replay import formats
@@ -15,11 +18,12 @@ from otel_replay.discover import Source, discover
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.filters import FILTERED, RecordFilter
 from otel_replay.ids import IdMapper
+from otel_replay.merge import Stream, merge_by_time
 from otel_replay.model import AnyValue, Item, Location, LogData, MetricData, Notice, Signal, Skipped, SpanData
 from otel_replay.pacing import Clock, PaceOptions, Pacer, SystemClock, schedule_time
 from otel_replay.rebuild import Rebuilder
 from otel_replay.report import DUPLICATE, INTERRUPTED, INVALID, NOT_SELECTED, Summary
-from otel_replay.scan import scan_time_range
+from otel_replay.scan import ScanResult, scan_time_range
 from otel_replay.timeshift import AgeCheck, TimeOptions, TimeShift, pass_offsets
 from otel_replay.transform import Deduplicator, ParentIndex, ResourceOverlay
 
@@ -87,11 +91,12 @@ def replay(
     sources = discover(paths)
     forced_format = formats.by_name(options.format_name) if options.format_name else None
     clock = clock or SystemClock()
-    summary = Summary(endless=options.loop == 0)
-    time_range = None
-    if options.time.shift_to_now or options.time.start_at_unix_nano is not None or options.loop != 1:
-        time_range = scan_time_range(sources, forced_format, options.signals, options.record_filter)
+    scan = _scan_if_needed(sources, forced_format, options)
+    time_range = scan.time_range if scan is not None else None
+    file_starts = scan.file_starts if scan is not None and options.pace.real else None
     first_offset, step = pass_offsets(options.time, time_range, clock.now(), loop=options.loop, paced=options.pace.real)
+
+    summary = Summary(endless=options.loop == 0)
     rebuilder = Rebuilder()
     exporter = sink_factory(summary, rebuilder)
     pacer = Pacer(options.pace, clock, exporter.flush)
@@ -103,17 +108,19 @@ def replay(
 
     try:
         for pass_number in _passes(options.loop):
-            stages = _PassStages(
-                TimeShift(first_offset + pass_number * step, keep_original_time=options.time.keep_original_time),
-                IdMapper() if options.new_ids else None,
-                pacer,
-                age_check,
+            shift = TimeShift(first_offset + pass_number * step, keep_original_time=options.time.keep_original_time)
+            stages = _PassStages(shift, IdMapper() if options.new_ids else None, pacer, age_check)
+            run = _Run(
+                options,
+                summary,
+                exporter,
+                rebuilder,
+                forced_format,
+                stages,
+                first_pass=pass_number == 0,
+                on_progress=on_progress,
             )
-            run = _Run(options, summary, exporter, rebuilder, forced_format, stages, first_pass=pass_number == 0)
-            for source in sources:
-                run.read_file(source)
-                if on_progress is not None and pass_number == 0:
-                    on_progress(source.size)
+            run.read_files(sources, file_starts)
             summary.passes += 1
             summary.counts[Signal.TRACES].orphan_spans += run.parents.orphan_count()
     except KeyboardInterrupt:
@@ -126,6 +133,20 @@ def replay(
     return summary
 
 
+def _scan_if_needed(
+    sources: Sequence[Source], forced_format: formats.Format | None, options: ReplayOptions
+) -> ScanResult | None:
+    """Scan the input when the offset, the loop step or the order of reading for --pace real depends on its times."""
+    time = options.time
+    if not (time.shift_to_now or time.start_at_unix_nano is not None or options.loop != 1 or options.pace.real):
+        return None
+
+    started = perf_counter()
+    scan = scan_time_range(sources, forced_format, options.signals, options.record_filter)
+    logger.info("Scanned %d records for their times in %.3f s", scan.time_range.records, perf_counter() - started)
+    return scan
+
+
 def _passes(loop: int) -> Iterator[int]:
     return itertools.count() if loop == 0 else iter(range(loop))
 
@@ -136,6 +157,14 @@ def _count_interrupted(summary: Summary) -> None:
         unaccounted = counts.read - counts.sent - counts.failed - sum(counts.skipped.values())
         if unaccounted > 0:
             counts.skipped[INTERRUPTED] += unaccounted
+
+
+@dataclass(slots=True)
+class _FileState:
+    """What a run keeps about a file while reading it."""
+
+    dedupe_counts: Counter[bytes] | None
+    signals_seen: set[Signal] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +188,12 @@ class _Run:
         stages: _PassStages,
         *,
         first_pass: bool = True,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         self.forced_format = forced_format
         self.stages = stages
         self.first_pass = first_pass
+        self.on_progress = on_progress if first_pass else None
         self.options = options
         self.summary = summary
         self.exporter = exporter
@@ -173,7 +204,41 @@ class _Run:
         # Readers yield a record's notices right after it; a record that is not sent needs none.
         self.unsent: Location | None = None
 
-    def read_file(self, source: Source) -> None:
+    def read_files(self, sources: Sequence[Source], file_starts: Mapping[Path, int] | None) -> None:
+        """Read the files one after another, or interleaved by time when `file_starts` gives each file's first time."""
+        if file_starts is None:
+            for source in sources:
+                for item, state in self._items(source):
+                    self._handle(item, state)
+            return
+
+        streams = [
+            Stream(file_starts.get(source.path, 0), functools.partial(self._groups, source)) for source in sources
+        ]
+        for state, group in merge_by_time(streams):
+            if self.dedupe is not None and state.dedupe_counts is not None:
+                self.dedupe.resume_file(state.dedupe_counts)
+            for item in group:
+                self._handle(item, state)
+
+    def _groups(self, source: Source) -> Iterator[tuple[int, tuple[_FileState, list[Item]]]]:
+        """Yield each record of a file with the notices that follow it, keyed by the record's schedule time."""
+        time = 0
+        group: list[Item] = []
+        state: _FileState | None = None
+        for item, state in self._items(source):
+            if isinstance(item, Notice) and group:
+                group.append(item)
+                continue
+            if group:
+                yield time, (state, group)
+            group = [item]
+            if isinstance(item, (SpanData, LogData, MetricData)):
+                time = schedule_time(item)
+        if group and state is not None:
+            yield time, (state, group)
+
+    def _items(self, source: Source) -> Iterator[tuple[Item, _FileState]]:
         try:
             file_format = self.forced_format or formats.detect(source.path)
         except InputError as error:
@@ -184,12 +249,10 @@ class _Run:
             self._not_telemetry(source, "not a telemetry file in a format otel-replay reads; see --format for the list")
             return
 
-        signals_seen: set[Signal] = set()
-        if self.dedupe is not None:
-            self.dedupe.start_file()
+        state = _FileState(self.dedupe.start_file() if self.dedupe is not None else None)
         try:
             for item in file_format.read(source.path):
-                self._handle(item, signals_seen)
+                yield item, state
         except NotTelemetryError as error:
             if self.forced_format is not None:
                 self._file_error(source.path, f"cannot be read as --format {self.forced_format.name}: {error.message}")
@@ -200,10 +263,12 @@ class _Run:
         finally:
             if self.first_pass:
                 self.summary.files_read += 1
-                for signal in signals_seen:
+                for signal in state.signals_seen:
                     self.summary.counts[signal].files += 1
+                if self.on_progress is not None:
+                    self.on_progress(source.size)
 
-    def _handle(self, item: Item, signals_seen: set[Signal]) -> None:
+    def _handle(self, item: Item, state: _FileState) -> None:
         if isinstance(item, Notice):
             if not self._about_unsent(item.location):
                 self.summary.warning(item.location, item.message)
@@ -211,7 +276,7 @@ class _Run:
 
         self.unsent = None
         signal = item.signal
-        signals_seen.add(signal)
+        state.signals_seen.add(signal)
         counts = self.summary.counts[signal]
 
         if isinstance(item, Skipped):

@@ -8,6 +8,8 @@ only a few integers, and reports no problems: the replay that follows reports th
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from otel_replay import formats
 from otel_replay.discover import Source
@@ -17,7 +19,15 @@ from otel_replay.model import LogData, MetricData, Signal, SpanData
 from otel_replay.pacing import schedule_time
 from otel_replay.timeshift import TimeRange
 
-__all__ = ["scan_time_range"]
+__all__ = ["ScanResult", "scan_time_range"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """The time range of a run's records, and the first schedule time of each file that has records."""
+
+    time_range: TimeRange
+    file_starts: dict[Path, int]
 
 
 def scan_time_range(
@@ -25,10 +35,12 @@ def scan_time_range(
     forced_format: formats.Format | None,
     signals: frozenset[Signal],
     record_filter: RecordFilter,
-) -> TimeRange:
-    """Return the oldest, newest and first schedule time of the records that pass the signals and filter."""
+) -> ScanResult:
+    """Return the oldest, newest and first schedule times of the records that pass the signals and filter."""
     scan = _Scan()
+    file_starts: dict[Path, int] = {}
     for source in sources:
+        scan.first_schedule = None
         try:
             file_format = forced_format or formats.detect(source.path)
             if file_format is None:
@@ -37,8 +49,10 @@ def scan_time_range(
                 if isinstance(item, (SpanData, LogData, MetricData)) and item.signal in signals:
                     scan.add(item, record_filter)
         except InputError:
-            continue  # the replay reads the file again and reports the error
-    return scan.result()
+            pass  # the replay reads the file again and reports the error
+        if scan.first_schedule is not None:
+            file_starts[source.path] = scan.first_schedule
+    return ScanResult(scan.result(file_starts), file_starts)
 
 
 class _Scan:
@@ -66,10 +80,10 @@ class _Scan:
         if schedule:
             self.first_schedule = schedule if self.first_schedule is None else min(self.first_schedule, schedule)
 
-    def result(self) -> TimeRange:
+    def result(self, file_starts: dict[Path, int]) -> TimeRange:
         if self.oldest is None or self.newest is None:
             return TimeRange(0, 0, 0, 0)
-        first_schedule = self.first_schedule if self.first_schedule is not None else self.oldest
+        first_schedule = min(file_starts.values(), default=self.oldest)
         return TimeRange(self.oldest, self.newest, first_schedule, self.records)
 
 
