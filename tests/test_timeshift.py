@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,11 @@ from otel_replay.model import (
     ScopeData,
     SpanData,
 )
+from otel_replay.receiver import OTLPReceiver
 from otel_replay.timeshift import (
     ORIGINAL_LOG_TIME,
     ORIGINAL_SPAN_START_TIME,
+    AgeCheck,
     TimeOptions,
     TimeRange,
     TimeShift,
@@ -32,6 +35,7 @@ from otel_replay.timeshift import (
     pass_offsets,
 )
 from tests.conftest import SESSION_B_SPANS, run_cli
+from tests.otlp import load_json, ms_to_ns
 
 BASE = 1_796_413_207_753_123_457  # 2026-12-04T19:40:07.753123457Z, more digits than a double holds
 SECOND = 1_000_000_000
@@ -351,3 +355,69 @@ def test_newest_lands_at_now(newest: int, span: int, now: int) -> None:
 
     assert newest + offset == now
     assert oldest + offset == now - (newest - oldest)
+
+
+DAY = 24 * HOUR
+
+
+@pytest.mark.parametrize(
+    ("records", "expected"),
+    [
+        ([_log(NOW - 8 * DAY, 0)], ["reject_old_samples_max_age: 168h"]),
+        ([_log(NOW - 2 * HOUR, 0)], ["too_far_behind"]),
+        ([_log(NOW - 30 * 60 * SECOND, 0)], []),
+        ([_log(0, NOW - 2 * HOUR)], ["too_far_behind"]),
+        ([_span(NOW - 3 * HOUR, NOW - 2 * HOUR)], ["ingestion_time_range_slack"]),
+        ([_span(NOW - 3 * HOUR, NOW - 10 * SECOND)], []),
+        ([_log(NOW - 8 * DAY, 0), _log(NOW - 9 * DAY, 0), _log(NOW - 2 * HOUR, 0)], ["168h", "too_far_behind"]),
+        (
+            [_span(NOW - 3 * HOUR, NOW - 2 * HOUR), _span(NOW - 5 * HOUR, NOW - 4 * HOUR)],
+            ["ingestion_time_range_slack"],
+        ),
+    ],
+)
+def test_age_warnings_table(
+    records: list[SpanData | LogData], expected: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Old records warn once per backend limit, naming the limit and --shift-to-now."""
+    check = AgeCheck(NOW)
+
+    for record in records:
+        check.check(record)
+
+    assert len(caplog.records) == len(expected)
+    for record, limit in zip(caplog.records, expected, strict=True):
+        assert limit in record.getMessage()
+        assert "--shift-to-now" in record.getMessage()
+
+
+def test_replay_warns_about_old_records(receiver: OTLPReceiver) -> None:
+    """A replay of last week's spans without a shift warns once; with --shift-to-now it does not."""
+    plain = run_cli("replay", SESSION_B_SPANS, "--endpoint", receiver.url)
+    shifted = run_cli("replay", SESSION_B_SPANS, "--endpoint", receiver.url, "--shift-to-now")
+
+    assert plain.stderr.count("ingestion_time_range_slack") == 1
+    assert "ingestion_time_range_slack" not in shifted.stderr
+    assert plain.exit_code == shifted.exit_code == 0
+
+
+def test_convert_shifts_filters_and_renews_ids(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """convert writes what replay would send with --shift, --name and --new-ids, and the output replays as written."""
+    output = tmp_path / "shifted.jsonl"
+
+    result = run_cli("convert", SESSION_B_SPANS, "-o", output, "--shift", "1h", "--name", "cli.boot", "--new-ids")
+
+    assert result.exit_code == 0, result.stderr
+    documents = [json.loads(line) for line in output.read_text().splitlines()]
+    spans = [span for document in documents for span in document["resourceSpans"][0]["scopeSpans"][0]["spans"]]
+    json_span = next(span for span in load_json(SESSION_B_SPANS)["spans"] if span["name"] == "cli.boot")
+    assert len(spans) == 1
+    assert int(spans[0]["startTimeUnixNano"]) == ms_to_ns(json_span["startTime"]) + HOUR
+    assert int(spans[0]["endTimeUnixNano"]) == ms_to_ns(json_span["endTime"]) + HOUR
+    assert spans[0]["traceId"] != json_span["traceId"]
+    assert spans[0]["spanId"] != json_span["spanId"]
+
+    replayed = run_cli("replay", output, "--endpoint", receiver.url)
+
+    assert replayed.exit_code == 0
+    assert receiver.received.spans()[0][2].start_time_unix_nano == int(spans[0]["startTimeUnixNano"])
