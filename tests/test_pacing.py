@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from otel_replay.receiver import OTLPReceiver
 from otel_replay.replay import ReplayOptions, Sink, replay
 from otel_replay.report import EXIT_INTERRUPTED, INTERRUPTED, Summary
 from otel_replay.timeshift import TimeOptions
-from tests.conftest import run_cli
+from tests.conftest import SESSION_B_SPANS, run_cli
 from tests.recording import BASE_NANO, SECOND, Log, Point, Span, write_recording
 
 START = 2_000_000_000 * SECOND  # the fake clock's start, 2033-05-18T03:33:20Z
@@ -115,6 +116,23 @@ def test_rate_and_real_pace_take_the_later_moment() -> None:
 
     assert send_times == [0, SECOND // 2, 2 * SECOND]
     assert clock.sleeps == [0.5, 1.5]
+
+
+def test_short_waits_are_merged() -> None:
+    """At --rate 1000 the pacer waits once per 50 records, so records share requests and the cap still holds."""
+    send_times, clock, flushes = _pace(PaceOptions(rate=1000), [0] * 101)
+
+    assert clock.sleeps == [0.05, 0.05]
+    assert send_times == [0] * 50 + [SECOND // 20] * 50 + [SECOND // 10]
+    assert flushes == 2
+
+
+def test_real_pace_sends_close_records_together() -> None:
+    """Records 10 ms apart go out together until one is 50 ms ahead, and none goes out late."""
+    send_times, clock, _ = _pace(PaceOptions(real=True), [index * SECOND // 100 for index in range(12)])
+
+    assert clock.sleeps == [0.05, 0.05]
+    assert send_times == [0] * 5 + [SECOND // 20] * 5 + [SECOND // 10] * 2
 
 
 def test_rate_counts_metric_points() -> None:
@@ -330,3 +348,33 @@ def test_merge_opens_files_when_their_time_comes() -> None:
     assert opened == ["a"]
     assert next(merged) == "c8"
     assert opened == ["a", "c"]
+
+
+def test_first_record_in_file_sets_the_start(tmp_path: Path) -> None:
+    """A file whose earliest record comes late in it starts at its first record; the earlier one goes out at once."""
+    logs = write_recording(tmp_path / "logs.jsonl", logs=[Log(3 * SECOND, "late first"), Log(0, "early outlier")])
+    spans = write_recording(
+        tmp_path / "spans.jsonl", spans=[Span(TRACE, "00f067aa0ba902b7", "work", start=0, end=4 * SECOND)]
+    )
+    clock = FakeClock()
+    sinks: list[RecordingSink] = []
+
+    def build(summary: Summary, _: Rebuilder) -> Sink:
+        sinks.append(RecordingSink(clock, summary))
+        return sinks[0]
+
+    replay([logs, spans], ReplayOptions(pace=PaceOptions(real=True)), build, clock=clock)
+
+    assert clock.sleeps == [1.0]
+    assert [sent_at - START for sent_at, _, _ in sinks[0].added] == [0, 0, SECOND]
+
+
+def test_loop_reports_problems_once(receiver: OTLPReceiver) -> None:
+    """A warning about the input is written once, not once per pass, and still counted per pass."""
+    result = run_cli("replay", SESSION_B_SPANS, "--endpoint", receiver.url, "--loop", "3", "--new-ids", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("lone UTF-16 surrogate") == 1
+    summary = json.loads(result.stdout)
+    assert summary["warnings"] == 3
+    assert summary["signals"]["traces"]["sent"] == 3 * 51

@@ -229,8 +229,9 @@ PaceOption = Annotated[
     typer.Option(
         "--pace",
         metavar="fast|real",
-        help="fast sends as quickly as the endpoint accepts; real waits the recorded gaps between records "
-        "(span end, log time, metric point time) and sends records out of order at once.",
+        help="fast sends as quickly as the endpoint accepts. real waits the recorded gaps between records "
+        "(span end, log time, metric point time), reading the files interleaved by time; a record that comes "
+        "after a later one in its file is sent at once.",
     ),
 ]
 SpeedOption = Annotated[
@@ -258,7 +259,8 @@ LoopOption = Annotated[
         min=0,
         help="Replay the input N times; 0 repeats until Ctrl-C, which sends what is queued and prints the summary. "
         "Each pass moves all times forward by the recording's duration (oldest to newest time), so passes never "
-        "overlap; with --shift-to-now and no --pace real, the last pass ends at the present.",
+        "overlap. With --shift-to-now and no --pace real, the last pass ends at the present; with --loop 0 the first "
+        "pass does, and later passes lie ahead of it.",
     ),
 ]
 NewIdsOption = Annotated[

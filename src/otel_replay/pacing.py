@@ -19,6 +19,12 @@ from otel_replay.model import LogData, MetricData, SpanData
 __all__ = ["Clock", "PaceOptions", "Pacer", "SystemClock", "schedule_time"]
 
 _NANOS_PER_SECOND: Final = 1_000_000_000
+MIN_WAIT_NANOS: Final = 50_000_000
+"""Shorter waits are skipped, so records closer than 50 ms share a request instead of one each.
+
+A record therefore goes out up to 50 ms before its moment. The schedule is measured from
+the first record, so the skipped waits do not add up.
+"""
 
 
 class Clock(Protocol):
@@ -102,7 +108,7 @@ class Pacer:
             target = max(target, self._real_target(schedule_unix_nano))
 
         now = self._clock.now()
-        if target > now:
+        if target - now >= MIN_WAIT_NANOS:
             self._flush()
             self._clock.sleep((target - now) / _NANOS_PER_SECOND)
             now = self._clock.now()

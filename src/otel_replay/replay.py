@@ -108,6 +108,7 @@ def replay(
 
     try:
         for pass_number in _passes(options.loop):
+            summary.repeating = pass_number > 0
             shift = TimeShift(first_offset + pass_number * step, keep_original_time=options.time.keep_original_time)
             stages = _PassStages(shift, IdMapper() if options.new_ids else None, pacer, age_check)
             run = _Run(

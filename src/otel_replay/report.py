@@ -102,6 +102,8 @@ class Summary:
     endless: bool = False
     """True for --loop 0, which an interrupt ends as planned."""
     interrupted: bool = False
+    repeating: bool = False
+    """True from the second --loop pass on: problems are counted but not logged or listed again."""
 
     @property
     def exit_status(self) -> int:
@@ -131,6 +133,8 @@ class Summary:
         self._add(Problem("warning", location, message), logging.WARNING)
 
     def _add(self, problem: Problem, level: int) -> None:
+        if self.repeating:
+            return
         if len(self.problems) < MAX_PROBLEMS_KEPT:
             self.problems.append(problem)
         if self.problems_logged < MAX_PROBLEMS_LOGGED:

@@ -24,7 +24,11 @@ __all__ = ["ScanResult", "scan_time_range"]
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
-    """The time range of a run's records, and the first schedule time of each file that has records."""
+    """The time range of a run's records, and the schedule time of the first record of each file that has records.
+
+    A paced replay reads the files interleaved by these times, and its first record is the
+    one with the earliest of them.
+    """
 
     time_range: TimeRange
     file_starts: dict[Path, int]
@@ -36,7 +40,7 @@ def scan_time_range(
     signals: frozenset[Signal],
     record_filter: RecordFilter,
 ) -> ScanResult:
-    """Return the oldest, newest and first schedule times of the records that pass the signals and filter."""
+    """Return the oldest and newest times of the records that pass the signals and filter, and each file's first."""
     scan = _Scan()
     file_starts: dict[Path, int] = {}
     for source in sources:
@@ -77,8 +81,8 @@ class _Scan:
                 self.oldest = unix_nano if self.oldest is None else min(self.oldest, unix_nano)
                 self.newest = unix_nano if self.newest is None else max(self.newest, unix_nano)
         schedule = schedule_time(record)
-        if schedule:
-            self.first_schedule = schedule if self.first_schedule is None else min(self.first_schedule, schedule)
+        if schedule and self.first_schedule is None:
+            self.first_schedule = schedule
 
     def result(self, file_starts: dict[Path, int]) -> TimeRange:
         if self.oldest is None or self.newest is None:

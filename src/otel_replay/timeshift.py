@@ -154,9 +154,9 @@ class TimeOptions:
 class TimeRange:
     """The times of the records a run sends, from the first reading pass.
 
-    `oldest_unix_nano` and `newest_unix_nano` cover every non-zero time of a record. The
-    schedule times are the moments a pacer sends records at: span end, log time and metric
-    point time.
+    `oldest_unix_nano` and `newest_unix_nano` cover every non-zero time of a record.
+    `first_schedule_unix_nano` is the moment a paced replay sends its first record at: the
+    end of a span, or the time of a log record or metric data point.
     """
 
     oldest_unix_nano: int
@@ -311,7 +311,7 @@ class AgeCheck:
             self._warn(
                 "tempo-search",
                 "Spans are more than 1 hour old; Tempo stores spans older than its ingestion slack "
-                "(ingestion_time_range_slack) but its time-range search does not find them",
+                "(ingestion_time_range_slack) but its time-range search may not show them",
             )
 
     def _warn(self, limit: str, message: str) -> None:
