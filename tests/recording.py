@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BASE_NANO = 1_796_413_207_753_123_457  # 2026-12-04T19:40:07.753123457Z; more digits than a double holds
+BASE_NANO = 1_796_413_207_753_123_457  # 2026-12-04T19:40:07.753123457Z; more digits than a double can represent
 SECOND = 1_000_000_000
 
 

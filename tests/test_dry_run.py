@@ -18,7 +18,7 @@ def _closed_port() -> int:
 
 
 def test_closed_port_succeeds() -> None:
-    """A dry run against a port nobody listens on exits 0, which a real send could not."""
+    """A dry run against a closed port exits 0, where a real send fails."""
     endpoint = f"http://127.0.0.1:{_closed_port()}"
 
     dry = run_cli("replay", CODEMACHINE, "--endpoint", endpoint, "--dry-run", "--shift-to-now", "--new-ids", "--json")
@@ -48,7 +48,7 @@ def test_counts_match_a_real_run(receiver: OTLPReceiver) -> None:
 
 
 def test_summary_says_would_send() -> None:
-    """The summary table heads the column 'would send' and says nothing was sent."""
+    """The summary table heads the column 'would send' and reports that nothing was sent."""
     result = run_cli("replay", CODEMACHINE, "--endpoint", f"http://127.0.0.1:{_closed_port()}", "--dry-run")
 
     assert result.exit_code == 0

@@ -109,16 +109,16 @@ def _expect(summary: dict[str, Any], signal: str, sent: int, filtered: int) -> N
 def test_trace_id_keeps_spans_and_logs_of_trace(receiver: OTLPReceiver) -> None:
     """--trace-id sends the trace's spans and the log records that carry its trace ID, and counts the rest."""
     spans, logs = load_json(SESSION_B_SPANS)["spans"], load_json(SESSION_B_LOGS)["logs"]
-    wanted = "2a020191f1d4cd2af6d84c5aaf8e3f51"
-    expected_spans = sum(span["traceId"] == wanted for span in spans)
-    expected_logs = sum(log["attributes"].get("trace.id") == wanted for log in logs)
+    selected = "2a020191f1d4cd2af6d84c5aaf8e3f51"
+    expected_spans = sum(span["traceId"] == selected for span in spans)
+    expected_logs = sum(log["attributes"].get("trace.id") == selected for log in logs)
 
-    summary = _replay(receiver, "--trace-id", wanted.upper())
+    summary = _replay(receiver, "--trace-id", selected.upper())
 
     _expect(summary, "traces", expected_spans, len(spans) - expected_spans)
     _expect(summary, "logs", expected_logs, len(logs) - expected_logs)
-    assert {span.trace_id.hex() for _, _, span in receiver.received.spans()} == {wanted}
-    assert {record.trace_id.hex() for _, _, record in receiver.received.log_records()} == {wanted}
+    assert {span.trace_id.hex() for _, _, span in receiver.received.spans()} == {selected}
+    assert {record.trace_id.hex() for _, _, record in receiver.received.log_records()} == {selected}
 
 
 def test_repeated_trace_ids_are_combined(receiver: OTLPReceiver) -> None:

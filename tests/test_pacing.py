@@ -189,7 +189,7 @@ def _record_schedule(record: object) -> int:
     return schedule_time(recorded)
 
 
-def test_real_pace_shift_to_now_lands_at_send_time(tmp_path: Path) -> None:
+def test_paced_shift_lands_at_send_time(tmp_path: Path) -> None:
     """--pace real --shift-to-now --loop 2: each record's time is the moment it is sent, pass after pass."""
     options = ReplayOptions(time=TimeOptions(shift_to_now=True), pace=PaceOptions(real=True), loop=2)
     clock = FakeClock()
@@ -285,7 +285,7 @@ def test_interrupt_ends_with_summary(tmp_path: Path, loop: int, exit_status: int
 
 
 def test_filtered_records_are_not_paced(tmp_path: Path) -> None:
-    """A filtered record neither waits nor is sent; the pacer sees only records that go out."""
+    """A filtered record neither waits nor is sent, so only records that go out are paced."""
     clock = FakeClock()
     options = ReplayOptions(pace=PaceOptions(real=True), record_filter=RecordFilter(names=("charge",)))
 

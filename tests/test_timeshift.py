@@ -37,7 +37,7 @@ from otel_replay.timeshift import (
 from tests.conftest import SESSION_B_SPANS, run_cli
 from tests.otlp import load_json, ms_to_ns
 
-BASE = 1_796_413_207_753_123_457  # 2026-12-04T19:40:07.753123457Z, more digits than a double holds
+BASE = 1_796_413_207_753_123_457  # 2026-12-04T19:40:07.753123457Z, more digits than a double can represent
 SECOND = 1_000_000_000
 HOUR = 3600 * SECOND
 RESOURCE = ResourceData({"service.name": "checkout"})

@@ -15,7 +15,7 @@ __all__ = ["DryRunSink"]
 class DryRunSink:
     """Encodes each batch with the official encoders and counts its records as sendable.
 
-    It opens no connection. `Summary.dry_run` makes the summary say "would send".
+    It opens no connection. `Summary.dry_run` makes the summary report "would send".
     """
 
     def __init__(self, signals: frozenset[Signal], batch_size: int, summary: Summary, rebuilder: Rebuilder) -> None:
@@ -46,7 +46,7 @@ class DryRunSink:
             self._encode(signal)
 
     def close(self) -> None:
-        """Encode what is queued."""
+        """Encode what is queued and store the total encoded size in the summary."""
         self.flush()
         self._summary.dry_run_bytes = self.encoded_bytes
 

@@ -27,8 +27,8 @@ class RecordFilter:
     - `trace_ids`: spans and log records of these traces; metrics carry no trace ID and are left out.
     - `services`: records whose resource's ``service.name`` is one of these.
     - `since_unix_nano`, `until_unix_nano`: records whose time is at or after `since` and
-      before `until`; the time is a span's start, a log record's time (its observed time
-      when the time is unset), and each metric data point's time.
+      before `until`. The time is a span's start, a log record's time (its observed time
+      when the time is unset), or a metric data point's time.
     - `names`: shell-style patterns for span names and metric names; log records are not
       filtered by name.
     """

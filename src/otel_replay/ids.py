@@ -1,7 +1,7 @@
 """Give replayed traces and spans new IDs, mapped consistently so parents, links and log records follow.
 
 The new ID is a keyed BLAKE2b hash of the recorded ID, so the same recorded ID always maps
-to the same new ID within a pass, memory stays constant however many IDs a run has, and a
+to the same new ID within a pass. Memory stays constant however many IDs a run has, and a
 new key per pass makes each loop pass a distinct set of traces.
 """
 

@@ -2,9 +2,9 @@
 
 Files are read one after another otherwise. Paced that way, a session's log file would be
 paced over the session's length and its span file, read next, would be sent at once, since
-all its moments would have passed. Merging streams keeps one pending group per open file,
-and a file is opened only when the merge reaches its first time, so memory and open file
-handles grow with the number of files that overlap in time, not with the number of files.
+all its moments would have passed. The merge keeps one pending group per open file, and it
+opens a file only when it reaches the file's first time. So memory and open file handles
+grow with the number of files that overlap in time, not with the number of files.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _Group = TypeVar("_Group")
 
 @dataclass(frozen=True, slots=True)
 class Stream(Generic[_Group]):
-    """A file's groups of items, opened on demand. `first_time` is the time of its earliest group."""
+    """A file's groups of items, opened on demand. `first_time` is the time of its first group."""
 
     first_time: int
     open: Callable[[], Iterator[tuple[int, _Group]]]

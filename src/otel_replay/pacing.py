@@ -60,7 +60,7 @@ class SystemClock:
 
 @dataclass(frozen=True, slots=True)
 class PaceOptions:
-    """How fast to send: `real` follows the recorded gaps divided by `speed`; `rate` caps records per second."""
+    """Pacing options: `real` follows the recorded gaps divided by `speed`, and `rate` caps records per second."""
 
     real: bool = False
     speed: float = 1.0

@@ -83,7 +83,7 @@ def replay(
     """Send every telemetry record under `paths` to the sink and return the accounting of the run.
 
     With `options.loop` other than 1 the files are read once per pass; a KeyboardInterrupt
-    ends the run after sending what is queued, and the summary says so.
+    ends the run after sending what is queued, and the summary records the interruption.
 
     Raises:
         UsageError: a path does not exist, the format is unknown, or the sink's settings are invalid.
@@ -162,7 +162,7 @@ def _count_interrupted(summary: Summary) -> None:
 
 @dataclass(slots=True)
 class _FileState:
-    """What a run keeps about a file while reading it."""
+    """The state a run keeps about a file while reading it."""
 
     dedupe_counts: Counter[bytes] | None
     signals_seen: set[Signal] = field(default_factory=set)

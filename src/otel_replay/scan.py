@@ -40,7 +40,7 @@ def scan_time_range(
     signals: frozenset[Signal],
     record_filter: RecordFilter,
 ) -> ScanResult:
-    """Return the oldest and newest times of the records that pass the signals and filter, and each file's first."""
+    """Return the time range of the records that pass the signals and filter, and each file's first schedule time."""
     scan = _Scan()
     file_starts: dict[Path, int] = {}
     for source in sources:

@@ -53,8 +53,9 @@ _MAX_UNIX_NANO: Final = 2**64 - 1  # OTLP times are fixed64
 _DURATION_HELP: Final = "expected a whole number and unit for each part, such as -3h, 2d, 90m, 1h30m or -45s"
 _INSTANT_HELP: Final = "expected an ISO 8601 time, such as 2026-12-04T19:40:00Z or 2026-12-04T20:40:00.5+01:00"
 
-# Backend limits that the age warnings name. Loki's values are its documented defaults; the
-# span threshold is otel-replay's own choice, since Tempo's slack is configured per install.
+# Backend limits that the age warnings name. Loki rejects lines older than reject_old_samples_max_age
+# (168h by default), and lines older than the newest line of their stream minus max_chunk_age / 2
+# (2h / 2 by default). The span threshold is otel-replay's choice, since Tempo's slack varies per install.
 LOKI_REJECT_OLD_SAMPLES_NANOS: Final = 7 * _UNIT_NANOS["d"]
 LOKI_TOO_FAR_BEHIND_NANOS: Final = _UNIT_NANOS["h"]
 TEMPO_SEARCH_AGE_NANOS: Final = _UNIT_NANOS["h"]
