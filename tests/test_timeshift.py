@@ -367,6 +367,7 @@ DAY = 24 * HOUR
         ([_log(NOW - 2 * HOUR, 0)], ["too_far_behind"]),
         ([_log(NOW - 30 * 60 * SECOND, 0)], []),
         ([_log(0, NOW - 2 * HOUR)], ["too_far_behind"]),
+        ([_log(0, 0)], []),
         ([_span(NOW - 3 * HOUR, NOW - 2 * HOUR)], ["ingestion_time_range_slack"]),
         ([_span(NOW - 3 * HOUR, NOW - 10 * SECOND)], []),
         ([_log(NOW - 8 * DAY, 0), _log(NOW - 9 * DAY, 0), _log(NOW - 2 * HOUR, 0)], ["168h", "too_far_behind"]),

@@ -293,7 +293,10 @@ class AgeCheck:
     def check(self, record: SpanData | LogData | MetricData) -> None:
         """Log a warning the first time a record passes one of the limits."""
         if isinstance(record, LogData):
-            age = self._now - (record.time_unix_nano or record.observed_time_unix_nano)
+            log_time = record.time_unix_nano or record.observed_time_unix_nano
+            if not log_time:
+                return
+            age = self._now - log_time
             if age > LOKI_REJECT_OLD_SAMPLES_NANOS:
                 self._warn(
                     "loki-old",
