@@ -458,7 +458,8 @@ def test_lone_surrogate_warning(receiver: OTLPReceiver, path: Path, index: int, 
     """A lone surrogate gives one warning naming the file, record and field, and exit status 0."""
     result = run_cli("replay", path, "--endpoint", receiver.url)
 
-    warnings = warning_lines(result)
+    # The files are old, so replay also warns once that backends may reject them; that is about the run.
+    warnings = [line for line in warning_lines(result) if "--shift-to-now" not in line]
     assert result.exit_code == 0
     assert len(warnings) == 1
     assert str(path) in warnings[0]

@@ -15,11 +15,14 @@ import typer
 from otel_replay import __version__
 from otel_replay.discover import Source
 from otel_replay.errors import ReplayError, UsageError
-from otel_replay.export import BatchExporter, ExportSettings, secret_values
+from otel_replay.export import BatchExporter, ExportSettings, display_url, resolve_endpoint, secret_values
+from otel_replay.filters import RecordFilter
 from otel_replay.model import AnyValue, Signal
+from otel_replay.pacing import PaceOptions
 from otel_replay.rebuild import Rebuilder
 from otel_replay.replay import ReplayOptions, Sink, SinkFactory, replay
 from otel_replay.report import Summary
+from otel_replay.timeshift import TimeOptions, parse_duration, parse_instant
 
 __all__ = ["app", "main"]
 
@@ -182,6 +185,149 @@ QuietOption = Annotated[
 ]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Also log each exported batch.")]
 
+# --- time shift, pacing, new IDs, filters and dry run ----------------------------------------
+
+ShiftToNowOption = Annotated[
+    bool,
+    typer.Option(
+        "--shift-to-now",
+        help="Move every time of the run by one offset so that the newest record lands at the present. "
+        "With --pace real, the first record lands at the moment it is sent instead, and so does each later one "
+        "at --speed 1. Gaps between all times stay exact to the nanosecond.",
+    ),
+]
+ShiftOption = Annotated[
+    str | None,
+    typer.Option(
+        "--shift",
+        metavar="DURATION",
+        help="Move every time by this signed duration, such as -3h, 2d, 90m, 1h30m or -45s (units d, h, m, s, ms).",
+        show_default=False,
+    ),
+]
+StartAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--start-at",
+        metavar="TIME",
+        help="Move every time so that the oldest record lands at this ISO 8601 time, "
+        "such as 2026-12-04T19:40:00Z; UTC when no offset is given.",
+        show_default=False,
+    ),
+]
+KeepOriginalTimeOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep-original-time",
+        help="Keep each span's recorded start time in the attribute otel_replay.original_start_time_unix_nano and "
+        "each log record's time in otel_replay.original_time_unix_nano. Metrics keep none, "
+        "because a new data point attribute would start a new time series.",
+    ),
+]
+PaceOption = Annotated[
+    str,
+    typer.Option(
+        "--pace",
+        metavar="fast|real",
+        help="fast sends as quickly as the endpoint accepts. real waits the recorded gaps between records "
+        "(span end, log time, metric point time), reading the files interleaved by time; a record that comes "
+        "after a later one in its file is sent at once.",
+    ),
+]
+SpeedOption = Annotated[
+    float,
+    typer.Option(
+        "--speed",
+        metavar="N",
+        help="With --pace real, play N times faster (2) or slower (0.5). Record times keep the recorded gaps.",
+    ),
+]
+RateOption = Annotated[
+    float | None,
+    typer.Option(
+        "--rate",
+        metavar="N",
+        help="Send at most N records per second (a metric data point counts as a record), with any --pace.",
+        show_default=False,
+    ),
+]
+LoopOption = Annotated[
+    int,
+    typer.Option(
+        "--loop",
+        metavar="N",
+        min=0,
+        help="Replay the input N times; 0 repeats until Ctrl-C, which sends what is queued and prints the summary. "
+        "Each pass moves all times forward by the recording's duration (oldest to newest time), so passes never "
+        "overlap. With --shift-to-now and no --pace real, the last pass ends at the present; with --loop 0 the first "
+        "pass does, and later passes lie ahead of it.",
+    ),
+]
+NewIdsOption = Annotated[
+    bool,
+    typer.Option(
+        "--new-ids",
+        help="Give every trace and span new random IDs, the same within a pass for parents, links and the "
+        "trace and span IDs of log records, and new ones for each --loop pass. Deduplication uses the recorded IDs.",
+    ),
+]
+TraceIdOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trace-id",
+        metavar="HEX",
+        help="Send only spans and log records of this trace (32 hexadecimal digits); repeatable. "
+        "Metrics have no trace ID and are left out.",
+        show_default=False,
+    ),
+]
+ServiceOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--service",
+        metavar="NAME",
+        help="Send only records whose resource service.name is NAME; repeatable.",
+        show_default=False,
+    ),
+]
+SinceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="TIME",
+        help="Send only records recorded at or after this ISO 8601 time (span start, log time, metric point time), "
+        "compared before any time shift.",
+        show_default=False,
+    ),
+]
+UntilOption = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        metavar="TIME",
+        help="Send only records recorded before this ISO 8601 time, compared before any time shift.",
+        show_default=False,
+    ),
+]
+NameOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--name",
+        metavar="GLOB",
+        help="Send only spans and metrics whose name matches this shell pattern, such as 'cli.*'; repeatable. "
+        "Log records are not filtered by name; select them with --trace-id.",
+        show_default=False,
+    ),
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Read, rebuild, encode and batch everything but send nothing and open no connection; "
+        "the summary counts what would be sent. It does not wait for --pace or --rate.",
+    ),
+]
+
 
 @app.command("replay")
 def replay_command(
@@ -200,6 +346,21 @@ def replay_command(
     resource_from_env: ResourceFromEnvOption = False,
     no_dedupe: NoDedupeOption = False,
     file_format: FormatOption = None,
+    shift_to_now: ShiftToNowOption = False,
+    shift: ShiftOption = None,
+    start_at: StartAtOption = None,
+    keep_original_time: KeepOriginalTimeOption = False,
+    pace: PaceOption = "fast",
+    speed: SpeedOption = 1.0,
+    rate: RateOption = None,
+    loop: LoopOption = 1,
+    new_ids: NewIdsOption = False,
+    trace_id: TraceIdOption = None,
+    service: ServiceOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    name: NameOption = None,
+    dry_run: DryRunOption = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -211,10 +372,15 @@ def replay_command(
     The exit status is 0 when every record was delivered, 1 when any record was invalid or
     failed to send, and 2 for usage errors.
 
+    Backends reject or hide old data, so a recording from last week needs --shift-to-now.
+    The pacing options (--pace, --speed, --rate, --loop) and --new-ids serve demos and load
+    tests; --dry-run checks a run without sending.
+
     Example:
 
     \b
         otel-replay replay ~/.codemachine/traces --endpoint http://localhost:4318
+        otel-replay replay traces/ --shift-to-now --new-ids --pace real --loop 0
     """
     _configure_logging(quiet=quiet, verbose=verbose)
     with _errors_to_exit():
@@ -235,8 +401,15 @@ def replay_command(
             batch_size=batch_size,
             resource_attributes=_resource_attributes(resource_attribute, from_env=resource_from_env),
             format_name=file_format,
+            time=_time_options(shift_to_now, shift, start_at, keep_original_time=keep_original_time),
+            pace=_pace_options(pace, speed, rate, dry_run=dry_run),
+            record_filter=_record_filter(trace_id, service, since, until, name),
+            new_ids=new_ids,
+            loop=_check_loop(loop, dry_run=dry_run),
+            warn_old_records=True,
         )
-        summary = _run(paths, options, _exporter_sink(settings, options), show_progress=not quiet)
+        sink = _dry_run_sink(settings, options) if dry_run else _exporter_sink(settings, options)
+        summary = _run(paths, options, sink, show_progress=not quiet)
 
     _finish(summary, json_output=json_output, quiet=quiet)
 
@@ -330,6 +503,16 @@ def convert_command(
     resource_attribute: ResourceAttributeOption = None,
     no_dedupe: NoDedupeOption = False,
     file_format: FormatOption = None,
+    shift_to_now: ShiftToNowOption = False,
+    shift: ShiftOption = None,
+    start_at: StartAtOption = None,
+    keep_original_time: KeepOriginalTimeOption = False,
+    new_ids: NewIdsOption = False,
+    trace_id: TraceIdOption = None,
+    service: ServiceOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    name: NameOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -354,6 +537,9 @@ def convert_command(
             batch_size=batch_size,
             resource_attributes=_resource_attributes(resource_attribute, from_env=False),
             format_name=file_format,
+            time=_time_options(shift_to_now, shift, start_at, keep_original_time=keep_original_time),
+            record_filter=_record_filter(trace_id, service, since, until, name),
+            new_ids=new_ids,
         )
         with _open_output(output) as stream:
 
@@ -465,6 +651,81 @@ def _parse_signals(text: str) -> frozenset[Signal]:
     return frozenset(signals)
 
 
+def _time_options(
+    shift_to_now: bool, shift: str | None, start_at: str | None, *, keep_original_time: bool
+) -> TimeOptions:
+    chosen = [
+        name
+        for name, given in [("--shift-to-now", shift_to_now), ("--shift", shift), ("--start-at", start_at)]
+        if given
+    ]
+    if len(chosen) > 1:
+        msg = f"{' and '.join(chosen)} cannot be combined: choose one way to move the times"
+        raise UsageError(msg)
+    return TimeOptions(
+        shift_to_now=shift_to_now,
+        shift_nanos=None if shift is None else parse_duration(shift),
+        start_at_unix_nano=None if start_at is None else parse_instant(start_at, "--start-at"),
+        keep_original_time=keep_original_time,
+    )
+
+
+def _check_loop(loop: int, *, dry_run: bool) -> int:
+    if loop == 0 and dry_run:
+        msg = "--loop 0 repeats until interrupted, so a --dry-run would never finish; give a number of passes"
+        raise UsageError(msg)
+    return loop
+
+
+def _pace_options(pace: str, speed: float, rate: float | None, *, dry_run: bool) -> PaceOptions:
+    normalized = pace.strip().lower()
+    if normalized not in ("fast", "real"):
+        msg = f"invalid --pace {pace!r}: expected fast or real"
+        raise UsageError(msg)
+    if not speed > 0 or speed == float("inf"):
+        msg = f"invalid --speed {speed}: expected a number greater than 0, such as 2 or 0.5"
+        raise UsageError(msg)
+    if speed != 1.0 and normalized != "real":
+        msg = "--speed applies to --pace real only; add --pace real"
+        raise UsageError(msg)
+    if rate is not None and (not rate > 0 or rate == float("inf")):
+        msg = f"invalid --rate {rate}: expected records per second greater than 0, such as 100"
+        raise UsageError(msg)
+    if dry_run:
+        # A dry run checks what would be sent, and waiting would show nothing more.
+        return PaceOptions()
+    return PaceOptions(real=normalized == "real", speed=speed, rate=rate)
+
+
+def _record_filter(
+    trace_ids: Sequence[str] | None,
+    services: Sequence[str] | None,
+    since: str | None,
+    until: str | None,
+    names: Sequence[str] | None,
+) -> RecordFilter:
+    since_unix_nano = None if since is None else parse_instant(since, "--since")
+    until_unix_nano = None if until is None else parse_instant(until, "--until")
+    if since_unix_nano is not None and until_unix_nano is not None and since_unix_nano >= until_unix_nano:
+        msg = f"--since {since} is not before --until {until}: no record could be sent"
+        raise UsageError(msg)
+    return RecordFilter(
+        trace_ids=frozenset(_parse_trace_id(text) for text in trace_ids or ()),
+        services=frozenset(services or ()),
+        since_unix_nano=since_unix_nano,
+        until_unix_nano=until_unix_nano,
+        names=tuple(names or ()),
+    )
+
+
+def _parse_trace_id(text: str) -> int:
+    digits = text.strip().lower()
+    if len(digits) != 32 or any(character not in "0123456789abcdef" for character in digits) or not int(digits, 16):
+        msg = f"invalid --trace-id {text!r}: expected 32 hexadecimal digits, not all zero"
+        raise UsageError(msg)
+    return int(digits, 16)
+
+
 def _resource_attributes(values: Sequence[str] | None, *, from_env: bool) -> dict[str, AnyValue]:
     attributes: dict[str, AnyValue] = {}
     if from_env:
@@ -481,6 +742,17 @@ def _resource_attributes(values: Sequence[str] | None, *, from_env: bool) -> dic
 def _exporter_sink(settings: ExportSettings, options: ReplayOptions) -> SinkFactory:
     def build(summary: Summary, rebuilder: Rebuilder) -> Sink:
         return BatchExporter(settings, options.signals, options.batch_size, summary, rebuilder)
+
+    return build
+
+
+def _dry_run_sink(settings: ExportSettings, options: ReplayOptions) -> SinkFactory:
+    from otel_replay.dryrun import DryRunSink
+
+    def build(summary: Summary, rebuilder: Rebuilder) -> Sink:
+        for signal in sorted(options.signals):
+            summary.endpoints[signal] = display_url(resolve_endpoint(signal, settings))
+        return DryRunSink(options.signals, options.batch_size, summary, rebuilder)
 
     return build
 

@@ -190,10 +190,14 @@ class BatchExporter:
             if self._queued_points >= self._batch_size:
                 self._export(Signal.METRICS)
 
-    def close(self) -> None:
-        """Export what is queued and shut the exporters down."""
+    def flush(self) -> None:
+        """Export what is queued, even half-full batches."""
         for signal in self._exporters:
             self._export(signal)
+
+    def close(self) -> None:
+        """Export what is queued and shut the exporters down."""
+        self.flush()
         for exporter in self._exporters.values():
             exporter.shutdown()
 

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import perf_counter
 from typing import Protocol
 
 from otel_replay import formats
 from otel_replay.discover import Source, discover
-from otel_replay.errors import InputError, NotTelemetryError
-from otel_replay.model import AnyValue, Item, Location, MetricData, Notice, Signal, Skipped, SpanData
+from otel_replay.errors import InputError, NotTelemetryError, RecordError
+from otel_replay.filters import FILTERED, RecordFilter
+from otel_replay.ids import IdMapper
+from otel_replay.merge import Stream, merge_by_time
+from otel_replay.model import AnyValue, Item, Location, LogData, MetricData, Notice, Signal, Skipped, SpanData
+from otel_replay.pacing import Clock, PaceOptions, Pacer, SystemClock, schedule_time
 from otel_replay.rebuild import Rebuilder
-from otel_replay.report import DUPLICATE, NOT_SELECTED, Summary
+from otel_replay.report import DUPLICATE, INTERRUPTED, INVALID, NOT_SELECTED, Summary
+from otel_replay.scan import ScanResult, scan_time_range
+from otel_replay.timeshift import AgeCheck, TimeOptions, TimeShift, pass_offsets
 from otel_replay.transform import Deduplicator, ParentIndex, ResourceOverlay
 
 __all__ = ["ReplayOptions", "Sink", "replay"]
@@ -26,6 +36,10 @@ class Sink(Protocol):
     """Destination of the records: the exporters for `replay`, an OTLP/JSON file for `convert`."""
 
     def add(self, signal: Signal, record: object, /) -> None: ...
+
+    def flush(self) -> None:
+        """Send what is queued, because the pacer is about to wait."""
+        ...
 
     def close(self) -> None: ...
 
@@ -47,6 +61,15 @@ class ReplayOptions:
     resource_attributes: Mapping[str, AnyValue] = field(default_factory=dict)
     format_name: str | None = None
     """Read every file as this format instead of detecting it."""
+    time: TimeOptions = field(default_factory=TimeOptions)
+    pace: PaceOptions = field(default_factory=PaceOptions)
+    record_filter: RecordFilter = field(default_factory=RecordFilter)
+    new_ids: bool = False
+    """Give each pass's traces and spans new IDs (see `otel_replay.ids`)."""
+    loop: int = 1
+    """Passes over the input; 0 repeats until interrupted."""
+    warn_old_records: bool = False
+    """Warn when unshifted records are older than common backends accept or show."""
 
 
 def replay(
@@ -55,31 +78,104 @@ def replay(
     sink_factory: SinkFactory,
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[Sequence[Source]], None] | None = None,
+    clock: Clock | None = None,
 ) -> Summary:
     """Send every telemetry record under `paths` to the sink and return the accounting of the run.
+
+    With `options.loop` other than 1 the files are read once per pass; a KeyboardInterrupt
+    ends the run after sending what is queued, and the summary records the interruption.
 
     Raises:
         UsageError: a path does not exist, the format is unknown, or the sink's settings are invalid.
     """
     sources = discover(paths)
     forced_format = formats.by_name(options.format_name) if options.format_name else None
-    summary = Summary()
+    clock = clock or SystemClock()
+    scan = _scan_if_needed(sources, forced_format, options)
+    time_range = scan.time_range if scan is not None else None
+    file_starts = scan.file_starts if scan is not None and options.pace.real else None
+    first_offset, step = pass_offsets(options.time, time_range, clock.now(), loop=options.loop, paced=options.pace.real)
+
+    summary = Summary(endless=options.loop == 0)
     rebuilder = Rebuilder()
     exporter = sink_factory(summary, rebuilder)
-    run = _Run(options, summary, exporter, rebuilder, forced_format)
+    pacer = Pacer(options.pace, clock, exporter.flush)
+    if options.pace.real and time_range is not None and time_range.records:
+        pacer.start(time_range.first_schedule_unix_nano + first_offset)
+    age_check = AgeCheck(clock.now()) if options.warn_old_records and not options.time.shifts else None
     if on_start is not None:
         on_start(sources)
 
     try:
-        for source in sources:
-            run.read_file(source)
-            if on_progress is not None:
-                on_progress(source.size)
+        for pass_number in _passes(options.loop):
+            summary.repeating = pass_number > 0
+            shift = TimeShift(first_offset + pass_number * step, keep_original_time=options.time.keep_original_time)
+            stages = _PassStages(shift, IdMapper() if options.new_ids else None, pacer, age_check)
+            run = _Run(
+                options,
+                summary,
+                exporter,
+                rebuilder,
+                forced_format,
+                stages,
+                first_pass=pass_number == 0,
+                on_progress=on_progress,
+            )
+            run.read_files(sources, file_starts)
+            summary.passes += 1
+            summary.counts[Signal.TRACES].orphan_spans += run.parents.orphan_count()
+    except KeyboardInterrupt:
+        summary.interrupted = True
     finally:
         exporter.close()
 
-    summary.counts[Signal.TRACES].orphan_spans = run.parents.orphan_count()
+    if summary.interrupted:
+        _count_interrupted(summary)
     return summary
+
+
+def _scan_if_needed(
+    sources: Sequence[Source], forced_format: formats.Format | None, options: ReplayOptions
+) -> ScanResult | None:
+    """Scan the input when the offset, the loop step or the order of reading for --pace real depends on its times."""
+    time = options.time
+    if not (time.shift_to_now or time.start_at_unix_nano is not None or options.loop != 1 or options.pace.real):
+        return None
+
+    started = perf_counter()
+    scan = scan_time_range(sources, forced_format, options.signals, options.record_filter)
+    logger.info("Scanned %d records for their times in %.3f s", scan.time_range.records, perf_counter() - started)
+    return scan
+
+
+def _passes(loop: int) -> Iterator[int]:
+    return itertools.count() if loop == 0 else iter(range(loop))
+
+
+def _count_interrupted(summary: Summary) -> None:
+    """Count records read but neither sent, skipped nor failed when the run was interrupted."""
+    for counts in summary.counts.values():
+        unaccounted = counts.read - counts.sent - counts.failed - sum(counts.skipped.values())
+        if unaccounted > 0:
+            counts.skipped[INTERRUPTED] += unaccounted
+
+
+@dataclass(slots=True)
+class _FileState:
+    """The state a run keeps about a file while reading it."""
+
+    dedupe_counts: Counter[bytes] | None
+    signals_seen: set[Signal] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class _PassStages:
+    """The per-pass transforms applied to a record after selection and deduplication."""
+
+    shift: TimeShift
+    ids: IdMapper | None
+    pacer: Pacer
+    age_check: AgeCheck | None
 
 
 class _Run:
@@ -90,8 +186,15 @@ class _Run:
         exporter: Sink,
         rebuilder: Rebuilder,
         forced_format: formats.Format | None,
+        stages: _PassStages,
+        *,
+        first_pass: bool = True,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         self.forced_format = forced_format
+        self.stages = stages
+        self.first_pass = first_pass
+        self.on_progress = on_progress if first_pass else None
         self.options = options
         self.summary = summary
         self.exporter = exporter
@@ -102,7 +205,41 @@ class _Run:
         # Readers yield a record's notices right after it; a record that is not sent needs none.
         self.unsent: Location | None = None
 
-    def read_file(self, source: Source) -> None:
+    def read_files(self, sources: Sequence[Source], file_starts: Mapping[Path, int] | None) -> None:
+        """Read the files one after another, or interleaved by time when `file_starts` gives each file's first time."""
+        if file_starts is None:
+            for source in sources:
+                for item, state in self._items(source):
+                    self._handle(item, state)
+            return
+
+        streams = [
+            Stream(file_starts.get(source.path, 0), functools.partial(self._groups, source)) for source in sources
+        ]
+        for state, group in merge_by_time(streams):
+            if self.dedupe is not None and state.dedupe_counts is not None:
+                self.dedupe.resume_file(state.dedupe_counts)
+            for item in group:
+                self._handle(item, state)
+
+    def _groups(self, source: Source) -> Iterator[tuple[int, tuple[_FileState, list[Item]]]]:
+        """Yield each record of a file with the notices that follow it, keyed by the record's schedule time."""
+        time = 0
+        group: list[Item] = []
+        state: _FileState | None = None
+        for item, state in self._items(source):
+            if isinstance(item, Notice) and group:
+                group.append(item)
+                continue
+            if group:
+                yield time, (state, group)
+            group = [item]
+            if isinstance(item, (SpanData, LogData, MetricData)):
+                time = schedule_time(item)
+        if group and state is not None:
+            yield time, (state, group)
+
+    def _items(self, source: Source) -> Iterator[tuple[Item, _FileState]]:
         try:
             file_format = self.forced_format or formats.detect(source.path)
         except InputError as error:
@@ -113,12 +250,10 @@ class _Run:
             self._not_telemetry(source, "not a telemetry file in a format otel-replay reads; see --format for the list")
             return
 
-        signals_seen: set[Signal] = set()
-        if self.dedupe is not None:
-            self.dedupe.start_file()
+        state = _FileState(self.dedupe.start_file() if self.dedupe is not None else None)
         try:
             for item in file_format.read(source.path):
-                self._handle(item, signals_seen)
+                yield item, state
         except NotTelemetryError as error:
             if self.forced_format is not None:
                 self._file_error(source.path, f"cannot be read as --format {self.forced_format.name}: {error.message}")
@@ -127,11 +262,14 @@ class _Run:
         except InputError as error:
             self._file_error(source.path, error.message)
         finally:
-            self.summary.files_read += 1
-            for signal in signals_seen:
-                self.summary.counts[signal].files += 1
+            if self.first_pass:
+                self.summary.files_read += 1
+                for signal in state.signals_seen:
+                    self.summary.counts[signal].files += 1
+                if self.on_progress is not None:
+                    self.on_progress(source.size)
 
-    def _handle(self, item: Item, signals_seen: set[Signal]) -> None:
+    def _handle(self, item: Item, state: _FileState) -> None:
         if isinstance(item, Notice):
             if not self._about_unsent(item.location):
                 self.summary.warning(item.location, item.message)
@@ -139,7 +277,7 @@ class _Run:
 
         self.unsent = None
         signal = item.signal
-        signals_seen.add(signal)
+        state.signals_seen.add(signal)
         counts = self.summary.counts[signal]
 
         if isinstance(item, Skipped):
@@ -160,18 +298,30 @@ class _Run:
 
         if isinstance(item, MetricData):
             self._send_metric(item)
+        elif not self.options.record_filter.keeps(item):
+            counts.skipped[FILTERED] += 1
+            self.unsent = item.location
         elif self.dedupe is not None and self.dedupe.is_duplicate(item):
             counts.skipped[DUPLICATE] += 1
             self.unsent = item.location
         elif isinstance(item, SpanData):
             span = self.overlay.apply(item)
             self.parents.add(span)
-            self.exporter.add(Signal.TRACES, self.rebuilder.span(span))
+            self._send(span)
         else:
-            self.exporter.add(Signal.LOGS, self.rebuilder.log(self.overlay.apply(item)))
+            self._send(self.overlay.apply(item))
 
     def _send_metric(self, metric: MetricData) -> None:
         counts = self.summary.counts[Signal.METRICS]
+        selected = self.options.record_filter.select_points(metric)
+        kept = 0 if selected is None else len(selected.points)
+        if kept < len(metric.points):
+            counts.skipped[FILTERED] += len(metric.points) - kept
+        if selected is None:
+            self.unsent = metric.location
+            return
+        metric = selected
+
         if self.dedupe is not None:
             points = self.dedupe.unique_points(metric)
             if len(points) < len(metric.points):
@@ -180,7 +330,31 @@ class _Run:
                 self.unsent = metric.location
                 return
             metric = dataclasses.replace(metric, points=points)
-        self.exporter.add(Signal.METRICS, self.overlay.apply(metric))
+        self._send(self.overlay.apply(metric))
+
+    def _send(self, record: SpanData | LogData | MetricData) -> None:
+        """Apply the pass's new IDs and time shift, wait for the record's moment, and hand it to the sink."""
+        stages = self.stages
+        size = len(record.points) if isinstance(record, MetricData) else 1
+        try:
+            record = stages.shift.apply(record)
+        except RecordError as error:
+            self.summary.counts[record.signal].skipped[INVALID] += size
+            self.summary.error(dataclasses.replace(record.location, field=error.field), error.message)
+            self.unsent = record.location
+            return
+        if stages.ids is not None:
+            record = stages.ids.apply(record)
+        if stages.age_check is not None:
+            stages.age_check.check(record)
+        stages.pacer.wait(schedule_time(record), size)
+
+        if isinstance(record, SpanData):
+            self.exporter.add(Signal.TRACES, self.rebuilder.span(record))
+        elif isinstance(record, LogData):
+            self.exporter.add(Signal.LOGS, self.rebuilder.log(record))
+        else:
+            self.exporter.add(Signal.METRICS, record)
 
     def _about_unsent(self, location: Location) -> bool:
         unsent = self.unsent

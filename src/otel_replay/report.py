@@ -23,6 +23,8 @@ MAX_PROBLEMS_LOGGED: Final = 50
 DUPLICATE: Final = "duplicate"
 INVALID: Final = "invalid"
 NOT_SELECTED: Final = "signal not selected"
+INTERRUPTED: Final = "interrupted"
+EXIT_INTERRUPTED: Final = 130  # the shell's status for a process ended by SIGINT
 _NOUNS: Final = {
     Signal.TRACES: ("span", "spans"),
     Signal.LOGS: ("log record", "log records"),
@@ -91,14 +93,28 @@ class Summary:
     problems: list[Problem] = field(default_factory=list)
     problems_logged: int = 0
     export_errors: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    """True when nothing was sent: `sent` counts the records that would have been sent."""
+    dry_run_bytes: int = 0
+    """Size of the encoded export requests of a dry run, in bytes."""
+    passes: int = 0
+    """Passes over the input completed (--loop)."""
+    endless: bool = False
+    """True for --loop 0, which an interrupt ends as planned."""
+    interrupted: bool = False
+    repeating: bool = False
+    """True from the second --loop pass on: problems are counted but not logged or listed again."""
 
     @property
     def exit_status(self) -> int:
-        """0 when every record was delivered, else 1.
+        """0 when every record was delivered, 130 when interrupted (unless looping endlessly), else 1.
 
-        Duplicates, unselected signals and metrics, which this version cannot replay, are
-        expected skips; invalid records, unreadable files and failed exports are not.
+        Duplicates, unselected signals, filtered records and, for an endless loop, records
+        cut off by the interrupt are expected skips; invalid records, unreadable files and
+        failed exports are not.
         """
+        if self.interrupted and not self.endless:
+            return EXIT_INTERRUPTED
         if self.file_errors:
             return 1
         for counts in self.counts.values():
@@ -117,6 +133,8 @@ class Summary:
         self._add(Problem("warning", location, message), logging.WARNING)
 
     def _add(self, problem: Problem, level: int) -> None:
+        if self.repeating:
+            return
         if len(self.problems) < MAX_PROBLEMS_KEPT:
             self.problems.append(problem)
         if self.problems_logged < MAX_PROBLEMS_LOGGED:
@@ -136,8 +154,12 @@ class Summary:
                 values["endpoint"] = self.endpoints[signal]
             signals[signal.value] = values
 
+        extra: dict[str, object] = {"dry_run": self.dry_run, "passes": self.passes, "interrupted": self.interrupted}
+        if self.dry_run:
+            extra["dry_run_bytes"] = self.dry_run_bytes
         return {
             "exit_status": self.exit_status,
+            **extra,
             "files_read": self.files_read,
             "files_not_telemetry": [str(path) for path in self.files_not_telemetry],
             "file_errors": self.file_errors,
@@ -150,15 +172,15 @@ class Summary:
 
     def render(self) -> str:
         """Return the summary as a table for people."""
-        header = f"{'signal':<8} {'files':>6} {'read':>8} {'sent':>8} {'skipped':>8} {'failed':>7}"
+        sent_label, sent_width = ("would send", 10) if self.dry_run else ("sent", 8)
+        header = f"{'signal':<8} {'files':>6} {'read':>8} {sent_label:>{sent_width}} {'skipped':>8} {'failed':>7}"
         lines = [header]
         for signal, counts in self.counts.items():
             if not counts.read and not counts.files:
                 continue
             skipped = sum(counts.skipped.values())
-            line = (
-                f"{signal.value:<8} {counts.files:>6} {counts.read:>8} {counts.sent:>8} {skipped:>8} {counts.failed:>7}"
-            )
+            sent = f"{counts.sent:>{sent_width}}"
+            line = f"{signal.value:<8} {counts.files:>6} {counts.read:>8} {sent} {skipped:>8} {counts.failed:>7}"
             details = [f"{number} {reason}" for reason, number in sorted(counts.skipped.items()) if number]
             if signal is Signal.TRACES and counts.orphan_spans:
                 details.append(f"{_count(counts.orphan_spans, signal)} with a parent not in the input")
@@ -173,10 +195,16 @@ class Summary:
 
     def _footer(self) -> list[str]:
         lines = []
+        if self.passes > 1 or self.interrupted:
+            ending = ", then interrupted" if self.interrupted else ""
+            lines.append(f"{self.passes} complete pass(es) over the input{ending}")
+        if self.dry_run:
+            lines.append(f"Dry run: nothing was sent; the export requests would take {self.dry_run_bytes} bytes")
         for signal, endpoint in self.endpoints.items():
             counts = self.counts[signal]
             if counts.sent:
-                lines.append(f"{_count(counts.sent, signal)} sent to {endpoint}")
+                verb = "would be sent" if self.dry_run else "sent"
+                lines.append(f"{_count(counts.sent, signal)} {verb} to {endpoint}")
             if counts.failed:
                 lines.append(f"{_count(counts.failed, signal)} failed to send to {endpoint}")
         if self.files_not_telemetry:

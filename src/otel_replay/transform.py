@@ -34,9 +34,14 @@ class Deduplicator:
         self._counts: dict[bytes, int] = {}
         self._counts_in_file: Counter[bytes] = Counter()
 
-    def start_file(self) -> None:
-        """Begin counting equal log records and data points for a new file."""
-        self._counts_in_file.clear()
+    def start_file(self) -> Counter[bytes]:
+        """Begin counting equal log records and data points for a new file; return the counts for `resume_file`."""
+        self._counts_in_file = Counter()
+        return self._counts_in_file
+
+    def resume_file(self, counts_in_file: Counter[bytes]) -> None:
+        """Continue counting for a file begun earlier, when files are read interleaved by time."""
+        self._counts_in_file = counts_in_file
 
     def is_duplicate(self, record: SpanData | LogData) -> bool:
         """Return True when this record was sent before, and remember it otherwise."""

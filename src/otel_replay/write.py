@@ -51,10 +51,14 @@ class OTLPJsonWriter:
             if self._sizes[signal] >= self._batch_size:
                 self._write(signal)
 
-    def close(self) -> None:
-        """Write what is queued and flush the stream."""
+    def flush(self) -> None:
+        """Write what is queued, even half-full batches."""
         for signal in self._batches:
             self._write(signal)
+
+    def close(self) -> None:
+        """Write what is queued and flush the stream."""
+        self.flush()
         self._output.flush()
 
     def _write(self, signal: Signal) -> None:
