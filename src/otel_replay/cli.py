@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Annotated, Any, Final
 
@@ -13,9 +14,12 @@ import orjson
 import typer
 
 from otel_replay import __version__
+from otel_replay.batches import DEFAULT_MAX_BATCH_BYTES, SendOptions
 from otel_replay.discover import Source
 from otel_replay.errors import ReplayError, UsageError
 from otel_replay.export import BatchExporter, ExportSettings, secret_values
+from otel_replay.interrupt import Interruption
+from otel_replay.ledger import Ledger
 from otel_replay.model import AnyValue, Signal
 from otel_replay.rebuild import Rebuilder
 from otel_replay.replay import ReplayOptions, Sink, SinkFactory, replay
@@ -111,7 +115,8 @@ TimeoutOption = Annotated[
         "--timeout",
         metavar="SECONDS",
         min=0.001,
-        help="Time allowed for one batch, retries included. Default: OTEL_EXPORTER_OTLP_TIMEOUT, else 10.",
+        help="Time allowed for one batch, retries included. "
+        "Default: OTEL_EXPORTER_OTLP_TIMEOUT (in milliseconds, as OTLP specifies), else 10 seconds.",
         show_default=False,
     ),
 ]
@@ -131,6 +136,52 @@ CertificateOption = Annotated[
         metavar="FILE",
         help="PEM file of CA certificates to trust for https. Default: OTEL_EXPORTER_OTLP_CERTIFICATE, "
         "else the system's trust store.",
+        show_default=False,
+    ),
+]
+ClientCertificateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--client-certificate",
+        metavar="FILE",
+        help="PEM client certificate for mutual TLS. Default: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE.",
+        show_default=False,
+    ),
+]
+ClientKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--client-key",
+        metavar="FILE",
+        help="PEM private key of --client-certificate. Default: OTEL_EXPORTER_OTLP_CLIENT_KEY.",
+        show_default=False,
+    ),
+]
+InsecureOption = Annotated[
+    bool,
+    typer.Option(
+        "--insecure",
+        help="Do not verify the TLS certificate of https endpoints, with a warning. "
+        "It has no effect on http endpoints.",
+    ),
+]
+MaxBatchBytesOption = Annotated[
+    int,
+    typer.Option(
+        "--max-batch-bytes",
+        metavar="BYTES",
+        min=1024,
+        help="Largest export request, in bytes of uncompressed protobuf. Larger batches are sent in parts, "
+        "and a single record larger than this is skipped.",
+    ),
+]
+LedgerOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ledger",
+        metavar="FILE",
+        help="File that records every delivered record. A rerun with the same file sends only the records "
+        "that were not delivered, such as after a failure or Ctrl-C.",
         show_default=False,
     ),
 ]
@@ -194,7 +245,12 @@ def replay_command(
     timeout: TimeoutOption = None,
     compression: CompressionOption = None,
     certificate: CertificateOption = None,
+    client_certificate: ClientCertificateOption = None,
+    client_key: ClientKeyOption = None,
+    insecure: InsecureOption = False,
     batch_size: BatchSizeOption = 512,
+    max_batch_bytes: MaxBatchBytesOption = DEFAULT_MAX_BATCH_BYTES,
+    ledger: LedgerOption = None,
     signals: SignalsOption = "traces,logs,metrics",
     resource_attribute: ResourceAttributeOption = None,
     resource_from_env: ResourceFromEnvOption = False,
@@ -209,7 +265,7 @@ def replay_command(
     Spans keep their trace, span and parent IDs and their times to the nanosecond, and
     duplicate records (CodeMachine's latest*.json repeats the newest session) are sent once.
     The exit status is 0 when every record was delivered, 1 when any record was invalid or
-    failed to send, and 2 for usage errors.
+    failed to send, 2 for usage errors and 130 when interrupted with Ctrl-C.
 
     Example:
 
@@ -217,7 +273,7 @@ def replay_command(
         otel-replay replay ~/.codemachine/traces --endpoint http://localhost:4318
     """
     _configure_logging(quiet=quiet, verbose=verbose)
-    with _errors_to_exit():
+    with _errors_to_exit(), ExitStack() as resources:
         settings = ExportSettings(
             endpoint=endpoint,
             traces_endpoint=traces_endpoint,
@@ -226,17 +282,27 @@ def replay_command(
             headers=_parse_headers(header),
             timeout=timeout,
             compression=_parse_compression(compression),
-            certificate=_check_certificate(certificate),
+            certificate=_check_file(certificate, "--certificate"),
+            **_client_certificate(client_certificate, client_key),
+            insecure=insecure,
         )
         _redact_from_logs(secret_values(settings))
+        opened_ledger = None
+        if ledger is not None:
+            opened_ledger = Ledger.open(ledger)
+            resources.callback(opened_ledger.close)
         options = ReplayOptions(
             signals=_parse_signals(signals),
             dedupe=not no_dedupe,
             batch_size=batch_size,
             resource_attributes=_resource_attributes(resource_attribute, from_env=resource_from_env),
             format_name=file_format,
+            ledger=opened_ledger,
         )
-        summary = _run(paths, options, _exporter_sink(settings, options), show_progress=not quiet)
+        interruption = Interruption()
+        resources.enter_context(interruption.installed())
+        send_options = SendOptions(max_batch_bytes=max_batch_bytes, ledger=opened_ledger, interruption=interruption)
+        summary = _run(paths, options, _exporter_sink(settings, options, send_options), show_progress=not quiet)
 
     _finish(summary, json_output=json_output, quiet=quiet)
 
@@ -441,13 +507,32 @@ def _parse_compression(value: str | None) -> str | None:
     return normalized
 
 
-def _check_certificate(path: Path | None) -> str | None:
+def _check_file(path: Path | None, option: str) -> str | None:
     if path is None:
         return None
     if not path.is_file():
-        msg = f"--certificate file not found: {path}"
+        msg = f"{option} file not found: {path}"
         raise UsageError(msg)
     return str(path)
+
+
+def _client_certificate(certificate: Path | None, key: Path | None) -> dict[str, str | None]:
+    """Check the mutual TLS files: options first, then the OTLP variables, which the exporters read too."""
+    certificate_file = _check_file(certificate, "--client-certificate") or _env_file(
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"
+    )
+    key_file = _check_file(key, "--client-key") or _env_file("OTEL_EXPORTER_OTLP_CLIENT_KEY")
+    if key_file and not certificate_file:
+        msg = "--client-key needs --client-certificate (or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)"
+        raise UsageError(msg)
+    return {"client_certificate": certificate_file, "client_key": key_file}
+
+
+def _env_file(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    return _check_file(Path(value), name)
 
 
 def _parse_signals(text: str) -> frozenset[Signal]:
@@ -478,9 +563,11 @@ def _resource_attributes(values: Sequence[str] | None, *, from_env: bool) -> dic
 # --- running and output ----------------------------------------------------------------
 
 
-def _exporter_sink(settings: ExportSettings, options: ReplayOptions) -> SinkFactory:
+def _exporter_sink(
+    settings: ExportSettings, options: ReplayOptions, send_options: SendOptions | None = None
+) -> SinkFactory:
     def build(summary: Summary, rebuilder: Rebuilder) -> Sink:
-        return BatchExporter(settings, options.signals, options.batch_size, summary, rebuilder)
+        return BatchExporter(settings, options.signals, options.batch_size, summary, rebuilder, send_options)
 
     return build
 

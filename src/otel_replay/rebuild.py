@@ -76,6 +76,7 @@ __all__ = [
     "ReplaySpanExporter",
     "SpanExportResult",
     "encode_request",
+    "send_serialized",
 ]
 
 logger = logging.getLogger(__name__)
@@ -268,6 +269,15 @@ def _send_request(exporter: Any, request: Any, what: str) -> bool:
         )
         return False
     return bool(exporter._client.export(serialized).success)
+
+
+def send_serialized(exporter: Any, serialized: bytes) -> bool:
+    """Send a serialized export request with the exporter's own HTTP client, as its export method does.
+
+    The client adds the exporter's headers and compression, and its transport uses the
+    exporter's session and TLS settings. `otel_replay.delivery` owns the retries below it.
+    """
+    return bool(exporter._client.export(serialized).success)  # private: the pinned exporter's client
 
 
 def _encoder_order(sdk_records: Sequence[Any]) -> list[Any]:

@@ -12,10 +12,12 @@ from typing import Protocol
 from otel_replay import formats
 from otel_replay.discover import Source, discover
 from otel_replay.errors import InputError, NotTelemetryError
-from otel_replay.model import AnyValue, Item, Location, MetricData, Notice, Signal, Skipped, SpanData
+from otel_replay.interrupt import INTERRUPTED
+from otel_replay.ledger import ALREADY_DELIVERED, Ledger, record_identities
+from otel_replay.model import AnyValue, Item, Location, LogData, MetricData, Notice, Signal, Skipped, SpanData
 from otel_replay.rebuild import Rebuilder
 from otel_replay.report import DUPLICATE, NOT_SELECTED, Summary
-from otel_replay.transform import Deduplicator, ParentIndex, ResourceOverlay
+from otel_replay.transform import Deduplicator, ParentIndex, ResourceOverlay, point_identity
 
 __all__ = ["ReplayOptions", "Sink", "replay"]
 
@@ -47,6 +49,8 @@ class ReplayOptions:
     resource_attributes: Mapping[str, AnyValue] = field(default_factory=dict)
     format_name: str | None = None
     """Read every file as this format instead of detecting it."""
+    ledger: Ledger | None = None
+    """Records that earlier runs delivered, to skip."""
 
 
 def replay(
@@ -75,11 +79,29 @@ def replay(
             run.read_file(source)
             if on_progress is not None:
                 on_progress(source.size)
-    finally:
-        exporter.close()
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    _close(exporter, summary)
 
     summary.counts[Signal.TRACES].orphan_spans = run.parents.orphan_count()
     return summary
+
+
+def _close(exporter: Sink, summary: Summary) -> None:
+    """Close the sink; after Ctrl-C, count every record read but not yet accounted for as interrupted."""
+    try:
+        exporter.close()
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        exporter.close()
+    if not summary.interrupted:
+        return
+
+    logger.warning("Interrupted: stopped reading and sending")
+    for counts in summary.counts.values():
+        unaccounted = counts.read - counts.sent - counts.failed - sum(counts.skipped.values())
+        if unaccounted > 0:
+            counts.fail(unaccounted, INTERRUPTED)
 
 
 class _Run:
@@ -166,9 +188,20 @@ class _Run:
         elif isinstance(item, SpanData):
             span = self.overlay.apply(item)
             self.parents.add(span)
-            self.exporter.add(Signal.TRACES, self.rebuilder.span(span))
+            if not self._delivered_before(Signal.TRACES, span):
+                self.exporter.add(Signal.TRACES, self.rebuilder.span(span))
         else:
-            self.exporter.add(Signal.LOGS, self.rebuilder.log(self.overlay.apply(item)))
+            log = self.overlay.apply(item)
+            if not self._delivered_before(Signal.LOGS, log):
+                self.exporter.add(Signal.LOGS, self.rebuilder.log(log))
+
+    def _delivered_before(self, signal: Signal, record: SpanData | LogData) -> bool:
+        ledger = self.options.ledger
+        if ledger is None or not ledger.take(record_identities(record)[0]):
+            return False
+        self.summary.counts[signal].skipped[ALREADY_DELIVERED] += 1
+        self.unsent = record.location
+        return True
 
     def _send_metric(self, metric: MetricData) -> None:
         counts = self.summary.counts[Signal.METRICS]
@@ -180,7 +213,16 @@ class _Run:
                 self.unsent = metric.location
                 return
             metric = dataclasses.replace(metric, points=points)
-        self.exporter.add(Signal.METRICS, self.overlay.apply(metric))
+        metric = self.overlay.apply(metric)
+        ledger = self.options.ledger
+        if ledger is not None:
+            points = tuple(point for point in metric.points if not ledger.take(point_identity(metric, point)))
+            counts.skipped[ALREADY_DELIVERED] += len(metric.points) - len(points)
+            if not points:
+                self.unsent = metric.location
+                return
+            metric = dataclasses.replace(metric, points=points)
+        self.exporter.add(Signal.METRICS, metric)
 
     def _about_unsent(self, location: Location) -> bool:
         unsent = self.unsent

@@ -23,6 +23,10 @@ MAX_PROBLEMS_LOGGED: Final = 50
 DUPLICATE: Final = "duplicate"
 INVALID: Final = "invalid"
 NOT_SELECTED: Final = "signal not selected"
+TOO_LARGE: Final = "larger than --max-batch-bytes"
+REJECTED: Final = "rejected by the receiver"
+EXIT_INTERRUPTED: Final = 130
+"""The exit status of a run stopped by Ctrl-C, as shells report a process ended by SIGINT."""
 _NOUNS: Final = {
     Signal.TRACES: ("span", "spans"),
     Signal.LOGS: ("log record", "log records"),
@@ -44,7 +48,13 @@ class SignalCounts:
     sent: int = 0
     failed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    failed_by_reason: Counter[str] = field(default_factory=Counter)
     orphan_spans: int = 0
+
+    def fail(self, number: int, reason: str) -> None:
+        """Count `number` records as failed for `reason`."""
+        self.failed += number
+        self.failed_by_reason[reason] += number
 
     def to_dict(self) -> dict[str, object]:
         """Return the counts as JSON-ready values."""
@@ -55,6 +65,8 @@ class SignalCounts:
             "skipped": sum(self.skipped.values()),
             "skipped_by_reason": {reason: number for reason, number in sorted(self.skipped.items()) if number},
             "failed": self.failed,
+            "failed_by_reason": {reason: number for reason, number in sorted(self.failed_by_reason.items()) if number},
+            "rejected": self.failed_by_reason[REJECTED],
         }
 
 
@@ -91,18 +103,24 @@ class Summary:
     problems: list[Problem] = field(default_factory=list)
     problems_logged: int = 0
     export_errors: list[str] = field(default_factory=list)
+    export_warnings: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    """True when the user stopped the run with Ctrl-C."""
 
     @property
     def exit_status(self) -> int:
-        """0 when every record was delivered, else 1.
+        """0 when every record was delivered, 130 when the run was interrupted, else 1.
 
-        Duplicates, unselected signals and metrics, which this version cannot replay, are
-        expected skips; invalid records, unreadable files and failed exports are not.
+        Duplicates, unselected signals and records delivered by an earlier run are expected
+        skips. Invalid records, records too large to send, unreadable files and failed or
+        rejected exports are not.
         """
+        if self.interrupted:
+            return EXIT_INTERRUPTED
         if self.file_errors:
             return 1
         for counts in self.counts.values():
-            if counts.failed or counts.skipped[INVALID]:
+            if counts.failed or counts.skipped[INVALID] or counts.skipped[TOO_LARGE]:
                 return 1
         return 0
 
@@ -145,6 +163,8 @@ class Summary:
             "signals": signals,
             "problems": [problem.to_dict() for problem in self.problems],
             "export_errors": self.export_errors[:MAX_PROBLEMS_KEPT],
+            "export_warnings": self.export_warnings[:MAX_PROBLEMS_KEPT],
+            "interrupted": self.interrupted,
             "problems_not_listed": max(0, self.problems_logged - len(self.problems)),
         }
 
@@ -160,6 +180,7 @@ class Summary:
                 f"{signal.value:<8} {counts.files:>6} {counts.read:>8} {counts.sent:>8} {skipped:>8} {counts.failed:>7}"
             )
             details = [f"{number} {reason}" for reason, number in sorted(counts.skipped.items()) if number]
+            details += [f"{number} {reason}" for reason, number in sorted(counts.failed_by_reason.items()) if number]
             if signal is Signal.TRACES and counts.orphan_spans:
                 details.append(f"{_count(counts.orphan_spans, signal)} with a parent not in the input")
             if details:
@@ -181,6 +202,10 @@ class Summary:
                 lines.append(f"{_count(counts.failed, signal)} failed to send to {endpoint}")
         if self.files_not_telemetry:
             lines.append(f"{len(self.files_not_telemetry)} file(s) not read: not in a format otel-replay reads")
+        if self.interrupted:
+            lines.append(
+                "Interrupted before the end of the input; a rerun with --ledger FILE sends only what is missing"
+            )
         if self.errors or self.warnings:
             lines.append(f"{self.errors} error(s), {self.warnings} warning(s)")
         return lines

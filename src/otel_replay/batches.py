@@ -1,0 +1,228 @@
+"""Send one batch of a signal: keep requests under the size limit, split on 413, count and record the result.
+
+A batch whose encoded request exceeds ``--max-batch-bytes``, or that the receiver answers
+with HTTP 413, is split in halves until each part fits; a single record that does not fit is
+skipped and named. After the receiver accepted a part, its partial success is counted and
+its records are appended to the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from otel_replay.delivery import DeliverySession, Outcome, PartialSuccess, parse_partial_success, redact
+from otel_replay.interrupt import INTERRUPTED, Interruption
+from otel_replay.ledger import Ledger, record_identities
+from otel_replay.model import LogData, MetricData, Signal, SpanData
+from otel_replay.report import REJECTED, TOO_LARGE, Summary
+from otel_replay.transform import split_metric
+
+__all__ = ["DEFAULT_MAX_BATCH_BYTES", "BatchSender", "SendOptions"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BATCH_BYTES: Final = 3 * 1024 * 1024
+"""Uncompressed protobuf bytes per request: below the 4 MiB default message limit of gRPC
+servers, which the OpenTelemetry Collector and Tempo keep behind their OTLP/HTTP receivers too."""
+
+_HTTP_PAYLOAD_TOO_LARGE: Final = 413
+_NOUNS: Final = {Signal.TRACES: "spans", Signal.LOGS: "log records", Signal.METRICS: "metric data points"}
+
+Encoder = Callable[[list[object]], bytes]
+"""Encodes a batch into the serialized export request."""
+
+Sender = Callable[[bytes], bool]
+"""Sends a serialized export request through the official exporter; True when it was accepted."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """What a `BatchSender` needs besides the signal's exporter."""
+
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    ledger: Ledger | None = None
+    interruption: Interruption | None = None
+    secrets: frozenset[str] = frozenset()
+    """Header values and URL credentials to remove from messages."""
+
+
+class BatchSender:
+    """Sends the batches of one signal and counts every record as sent, skipped or failed."""
+
+    def __init__(
+        self,
+        signal: Signal,
+        summary: Summary,
+        encode: Encoder,
+        send: Sender,
+        session: DeliverySession | None,
+        options: SendOptions,
+    ) -> None:
+        self._signal = signal
+        self._summary = summary
+        self._encode = encode
+        self._send = send
+        self._session = session
+        self._options = options
+        self._interruption = options.interruption or Interruption()
+
+    def send(self, batch: list[object]) -> None:
+        """Deliver a batch, in parts if it is too large, and count the outcome of every record.
+
+        Raises:
+            KeyboardInterrupt: the user pressed Ctrl-C; the records not delivered are counted
+                as failed with the reason ``interrupted``.
+        """
+        pending = [batch]
+        in_flight: list[object] = []
+        with self._interruption.shield():
+            try:
+                while pending:
+                    in_flight = pending.pop()
+                    if self._interruption.requested:
+                        self._fail(in_flight, INTERRUPTED)
+                        continue
+                    self._send_part(in_flight, pending)
+                    in_flight = []
+            except KeyboardInterrupt:
+                for part in [in_flight, *pending]:
+                    self._fail(part, INTERRUPTED)
+                raise
+
+    def abandon(self, batch: list[object]) -> None:
+        """Count a batch that was queued but will not be sent, because the run was interrupted."""
+        self._fail(batch, INTERRUPTED)
+
+    def _send_part(self, part: list[object], pending: list[list[object]]) -> None:
+        size = _size(part)
+        try:
+            data = self._encode(part)
+        except Exception:  # an encoder bug must fail this batch, not the run
+            logger.exception("Encoding a batch of %d %s failed", size, _NOUNS[self._signal])
+            self._fail(part, "encoding failed")
+            return
+
+        if len(data) > self._options.max_batch_bytes:
+            self._split(part, pending, f"its request of {len(data)} bytes exceeds --max-batch-bytes", len(data))
+            return
+
+        if self._session is not None:
+            self._session.last_outcome = None
+        accepted = self._send(data)
+        outcome = self._session.last_outcome if self._session is not None else None
+        if accepted:
+            self._delivered(part, outcome)
+            return
+        if outcome is not None and outcome.status == _HTTP_PAYLOAD_TOO_LARGE:
+            self._split(part, pending, "the receiver rejected it as too large (HTTP 413)", None)
+            return
+        self._failed(part, outcome)
+
+    def _delivered(self, part: list[object], outcome: Outcome | None) -> None:
+        size = _size(part)
+        partial = PartialSuccess()
+        if outcome is not None:
+            partial = parse_partial_success(self._signal, outcome.content_type, outcome.body)
+        for problem in partial.problems:
+            logger.warning(
+                "Could not read the partial success in the response to a batch of %s: %s", _NOUNS[self._signal], problem
+            )
+
+        if self._options.ledger is not None:
+            self._options.ledger.record([identity for record in part for identity in record_identities(record)])
+
+        counts = self._summary.counts[self._signal]
+        rejected = min(partial.rejected, size)
+        counts.sent += size - rejected
+        if rejected:
+            counts.fail(rejected, REJECTED)
+            message = self._message(
+                f"the receiver rejected {rejected} of {size} {_NOUNS[self._signal]} in a batch: "
+                f"{partial.message or 'no reason given'}"
+            )
+            self._summary.export_errors.append(message)
+            logger.error("%s", message[0].upper() + message[1:])
+        elif partial.message:
+            message = self._message(
+                f"the receiver accepted a batch of {size} {_NOUNS[self._signal]} with a warning: {partial.message}"
+            )
+            self._summary.export_warnings.append(message)
+            logger.warning("%s", message[0].upper() + message[1:])
+        logger.info("Sent a batch of %d %s", size, _NOUNS[self._signal])
+
+    def _split(self, part: list[object], pending: list[list[object]], why: str, encoded_size: int | None) -> None:
+        halves = _halves(part)
+        if halves is not None:
+            logger.warning("Sending a batch of %d %s in two halves: %s", _size(part), _NOUNS[self._signal], why)
+            pending.extend(reversed(halves))
+            return
+
+        record = part[0]
+        if encoded_size is None:
+            self._failed(
+                part, None, f"the receiver rejects even a single record as too large (HTTP 413): {_describe(record)}"
+            )
+            return
+        limit = self._options.max_batch_bytes
+        counts = self._summary.counts[self._signal]
+        counts.skipped[TOO_LARGE] += _size(part)
+        location = getattr(getattr(record, "recorded", record), "location", None)
+        message = (
+            f"{_describe(record)}: not sent, since its request of {encoded_size} bytes exceeds "
+            f"--max-batch-bytes {limit}"
+        )
+        if location is None:
+            logger.warning("%s", message)
+        else:
+            self._summary.warning(location, message)
+
+    def _failed(self, part: list[object], outcome: Outcome | None, reason: str | None = None) -> None:
+        if reason is None:
+            reason = outcome.reason if outcome is not None else "the exporter did not send the request"
+        if outcome is not None and outcome.interrupted:
+            self._fail(part, INTERRUPTED)
+            return
+        size = _size(part)
+        endpoint = self._summary.endpoints.get(self._signal, "the receiver")
+        message = self._message(f"failed to send a batch of {size} {_NOUNS[self._signal]} to {endpoint}: {reason}")
+        self._summary.export_errors.append(message)
+        logger.error("%s", message[0].upper() + message[1:])
+        self._fail(part, "export failed")
+
+    def _fail(self, part: list[object], reason: str) -> None:
+        if part:
+            self._summary.counts[self._signal].fail(_size(part), reason)
+
+    def _message(self, text: str) -> str:
+        return redact(text, set(self._options.secrets))
+
+
+def _size(batch: list[object]) -> int:
+    """Return the number of records in a batch: data points for metrics, else objects."""
+    return sum(len(record.points) if isinstance(record, MetricData) else 1 for record in batch)
+
+
+def _halves(batch: list[object]) -> list[list[object]] | None:
+    if len(batch) > 1:
+        middle = len(batch) // 2
+        return [batch[:middle], batch[middle:]]
+    only = batch[0]
+    if isinstance(only, MetricData) and len(only.points) > 1:
+        head, rest = split_metric(only, len(only.points) // 2)
+        if rest is not None:
+            return [[head], [rest]]
+    return None
+
+
+def _describe(record: Any) -> str:
+    record = getattr(record, "recorded", record)
+    if isinstance(record, SpanData):
+        return f"span with trace ID {record.trace_id:032x} and span ID {record.span_id:016x}"
+    if isinstance(record, LogData):
+        return "log record"
+    if isinstance(record, MetricData):
+        return f"data point of metric {record.name!r}"
+    return "record"
