@@ -34,13 +34,13 @@ class Received:
     body: bytes
 
 
-Script = Callable[[str, int], Reply]
-"""Returns the reply to a POST, given its path and the number of earlier POSTs to that path."""
+Script = Callable[["Received", int], Reply]
+"""Returns the reply to a POST, given the request and the number of earlier POSTs to its path."""
 
 
 def replies(*script: Reply) -> Script:
     """Return a script that gives the replies in order, for each path, and repeats the last one."""
-    return lambda _path, earlier: script[min(earlier, len(script) - 1)]
+    return lambda _request, earlier: script[min(earlier, len(script) - 1)]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -102,7 +102,7 @@ class FaultServer:
             earlier = sum(1 for seen in self.requests if seen.path == request.path)
             self.requests.append(request)
         self.arrived.set()
-        return self._script(request.path, earlier)
+        return self._script(request, earlier)
 
     def start(self) -> None:
         """Start serving in a background thread."""

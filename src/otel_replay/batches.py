@@ -8,6 +8,7 @@ its records are appended to the ledger.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,7 +107,7 @@ class BatchSender:
             return
 
         if len(data) > self._options.max_batch_bytes:
-            self._split(part, pending, f"its request of {len(data)} bytes exceeds --max-batch-bytes", len(data))
+            self._split_oversized(part, pending, len(data))
             return
 
         if self._session is not None:
@@ -117,7 +118,7 @@ class BatchSender:
             self._delivered(part, outcome)
             return
         if outcome is not None and outcome.status == _HTTP_PAYLOAD_TOO_LARGE:
-            self._split(part, pending, "the receiver rejected it as too large (HTTP 413)", None)
+            self._split_rejected(part, pending)
             return
         self._failed(part, outcome)
 
@@ -153,20 +154,36 @@ class BatchSender:
             logger.warning("%s", message[0].upper() + message[1:])
         logger.info("Sent a batch of %d %s", size, _NOUNS[self._signal])
 
-    def _split(self, part: list[object], pending: list[list[object]], why: str, encoded_size: int | None) -> None:
-        halves = _halves(part)
-        if halves is not None:
-            logger.warning("Sending a batch of %d %s in two halves: %s", _size(part), _NOUNS[self._signal], why)
-            pending.extend(reversed(halves))
+    def _split_rejected(self, part: list[object], pending: list[list[object]]) -> None:
+        halves = _split(part, 2)
+        if halves is None:
+            reason = f"the receiver rejects even a single record as too large (HTTP 413): {_describe(part[0])}"
+            self._failed(part, None, reason)
+            return
+        logger.warning(
+            "The receiver rejected a batch of %d %s as too large (HTTP 413); sending it in two halves",
+            _size(part),
+            _NOUNS[self._signal],
+        )
+        pending.extend(reversed(halves))
+
+    def _split_oversized(self, part: list[object], pending: list[list[object]], encoded_size: int) -> None:
+        limit = self._options.max_batch_bytes
+        # Parts of about the limit's size need fewer encodings than halving again and again.
+        parts = _split(part, -(-encoded_size // limit))
+        if parts is not None:
+            logger.info(
+                "Sending a batch of %d %s in %d parts, since its request of %d bytes exceeds --max-batch-bytes %d",
+                _size(part),
+                _NOUNS[self._signal],
+                len(parts),
+                encoded_size,
+                limit,
+            )
+            pending.extend(reversed(parts))
             return
 
         record = part[0]
-        if encoded_size is None:
-            self._failed(
-                part, None, f"the receiver rejects even a single record as too large (HTTP 413): {_describe(record)}"
-            )
-            return
-        limit = self._options.max_batch_bytes
         counts = self._summary.counts[self._signal]
         counts.skipped[TOO_LARGE] += _size(part)
         location = getattr(getattr(record, "recorded", record), "location", None)
@@ -205,16 +222,24 @@ def _size(batch: list[object]) -> int:
     return sum(len(record.points) if isinstance(record, MetricData) else 1 for record in batch)
 
 
-def _halves(batch: list[object]) -> list[list[object]] | None:
+def _split(batch: list[object], count: int) -> list[list[object]] | None:
+    """Split a batch into about `count` (at least 2) parts of equal record counts, or return None for one record."""
     if len(batch) > 1:
-        middle = len(batch) // 2
-        return [batch[:middle], batch[middle:]]
+        count = min(max(count, 2), len(batch))
+        bounds = [len(batch) * number // count for number in range(count + 1)]
+        return [batch[start:end] for start, end in itertools.pairwise(bounds)]
+
     only = batch[0]
-    if isinstance(only, MetricData) and len(only.points) > 1:
-        head, rest = split_metric(only, len(only.points) // 2)
-        if rest is not None:
-            return [[head], [rest]]
-    return None
+    if not isinstance(only, MetricData) or len(only.points) < 2:
+        return None
+    count = min(max(count, 2), len(only.points))
+    parts: list[list[object]] = []
+    rest: MetricData | None = only
+    for remaining_parts in range(count, 0, -1):
+        assert rest is not None  # each round leaves points for the rounds after it
+        head, rest = split_metric(rest, -(-len(rest.points) // remaining_parts))
+        parts.append([head])
+    return parts
 
 
 def _describe(record: Any) -> str:
