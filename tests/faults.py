@@ -31,6 +31,7 @@ class Received:
 
     path: str
     headers: dict[str, str]
+    """Header names in lower case."""
     body: bytes
 
 
@@ -49,7 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         server: FaultServer = self.server.fault_server  # type: ignore[attr-defined]  # set by FaultServer
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        reply = server.record(Received(self.path, dict(self.headers.items()), body))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        reply = server.record(Received(self.path, headers, body))
         if reply.hold is not None:
             reply.hold.wait(30)
         if reply.close:

@@ -257,7 +257,7 @@ def test_header_value_not_logged(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG), serving(replies(Reply(503))) as server:
         post(session, server.url)
 
-    assert server.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
+    assert server.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
     assert len(caplog.records) >= 3
     assert TOKEN not in caplog.text
     assert TOKEN not in outcome_of(session).reason

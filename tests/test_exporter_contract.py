@@ -80,8 +80,7 @@ def test_exporter_accepts_2xx() -> None:
 
     assert accepted
     assert [request.body for request in server.requests] == [PAYLOAD]
-    headers = {name.lower(): value for name, value in server.requests[0].headers.items()}
-    assert headers["content-type"] == "application/x-protobuf"
+    assert server.requests[0].headers["content-type"] == "application/x-protobuf"
 
 
 def test_exporter_timeout_not_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT: Final = "http://localhost:4318"
 _SIGNAL_PATHS: Final = {Signal.TRACES: "v1/traces", Signal.LOGS: "v1/logs", Signal.METRICS: "v1/metrics"}
+_MIN_SECRET_WORD: Final = 8  # characters; shorter words of a header value, such as "Bearer", are not secret
 _REQUEST_KINDS: Final = {Signal.TRACES: "spans", Signal.LOGS: "logs", Signal.METRICS: "metrics"}
 _COMPRESSIONS: Final = {"gzip": Compression.Gzip, "deflate": Compression.Deflate, "none": Compression.NoCompression}
 
@@ -103,7 +104,10 @@ def secret_values(settings: ExportSettings, environ: Mapping[str, str] = os.envi
             continue
         secrets.update(value for _, value in parse_qsl(parts.query))
         secrets.add(parts.password or "")
-    return {secret for secret in secrets if secret}
+
+    # A receiver may echo the token of "Bearer <token>" without its scheme in an error message.
+    words = {word for secret in secrets for word in secret.split() if len(word) >= _MIN_SECRET_WORD}
+    return {secret for secret in secrets | words if secret}
 
 
 def display_url(url: str) -> str:
