@@ -116,7 +116,7 @@ def test_413_for_single_record_fails() -> None:
     assert result.exit_code == 1
     assert traces["failed"] == SPAN_COUNT
     assert len(single_requests) == SPAN_COUNT
-    assert "rejects even a single record as too large (HTTP 413)" in result.stderr
+    assert "rejects even a single record as too large: span with trace ID" in result.stderr
 
 
 def test_split_request_is_complete(receiver: OTLPReceiver) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from otel_replay.delivery import DeliverySession, Outcome, PartialSuccess, parse_partial_success, redact
+from otel_replay.delivery import Outcome, parse_partial_success, redact
 from otel_replay.interrupt import INTERRUPTED, Interruption
 from otel_replay.ledger import Ledger, record_identities
 from otel_replay.model import LogData, MetricData, Signal, SpanData
@@ -29,14 +29,13 @@ DEFAULT_MAX_BATCH_BYTES: Final = 3 * 1024 * 1024
 """Uncompressed protobuf bytes per request: below the 4 MiB default message limit of gRPC
 servers, which the OpenTelemetry Collector and Tempo keep behind their OTLP/HTTP receivers too."""
 
-_HTTP_PAYLOAD_TOO_LARGE: Final = 413
 _NOUNS: Final = {Signal.TRACES: "spans", Signal.LOGS: "log records", Signal.METRICS: "metric data points"}
 
-Encoder = Callable[[list[object]], bytes]
-"""Encodes a batch into the serialized export request."""
+Encoder = Callable[[list[object]], Any]
+"""Encodes a batch into a protobuf export request."""
 
-Sender = Callable[[bytes], bool]
-"""Sends a serialized export request through the official exporter; True when it was accepted."""
+Sender = Callable[[Any], Outcome]
+"""Sends a protobuf export request through the official exporter, retries included, and returns the outcome."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +58,12 @@ class BatchSender:
         summary: Summary,
         encode: Encoder,
         send: Sender,
-        session: DeliverySession | None,
         options: SendOptions,
     ) -> None:
         self._signal = signal
         self._summary = summary
         self._encode = encode
         self._send = send
-        self._session = session
         self._options = options
         self._interruption = options.interruption or Interruption()
 
@@ -100,33 +97,29 @@ class BatchSender:
     def _send_part(self, part: list[object], pending: list[list[object]]) -> None:
         size = _size(part)
         try:
-            data = self._encode(part)
+            request = self._encode(part)
+            encoded_size = request.ByteSize()
         except Exception:  # an encoder bug must fail this batch, not the run
             logger.exception("Encoding a batch of %d %s failed", size, _NOUNS[self._signal])
             self._fail(part, "encoding failed")
             return
 
-        if len(data) > self._options.max_batch_bytes:
-            self._split_oversized(part, pending, len(data))
+        if encoded_size > self._options.max_batch_bytes:
+            self._split_oversized(part, pending, encoded_size)
             return
 
-        if self._session is not None:
-            self._session.last_outcome = None
-        accepted = self._send(data)
-        outcome = self._session.last_outcome if self._session is not None else None
-        if accepted:
+        outcome = self._send(request)
+        if outcome.delivered:
             self._delivered(part, outcome)
             return
-        if outcome is not None and outcome.status == _HTTP_PAYLOAD_TOO_LARGE:
-            self._split_rejected(part, pending)
+        if outcome.too_large:
+            self._split_rejected(part, pending, outcome.reason if outcome.status is None else f"HTTP {outcome.status}")
             return
         self._failed(part, outcome)
 
-    def _delivered(self, part: list[object], outcome: Outcome | None) -> None:
+    def _delivered(self, part: list[object], outcome: Outcome) -> None:
         size = _size(part)
-        partial = PartialSuccess()
-        if outcome is not None:
-            partial = parse_partial_success(self._signal, outcome.content_type, outcome.body)
+        partial = parse_partial_success(self._signal, outcome.content_type, outcome.body)
         for problem in partial.problems:
             logger.warning(
                 "Could not read the partial success in the response to a batch of %s: %s", _NOUNS[self._signal], problem
@@ -154,16 +147,17 @@ class BatchSender:
             logger.warning("%s", message[0].upper() + message[1:])
         logger.info("Sent a batch of %d %s", size, _NOUNS[self._signal])
 
-    def _split_rejected(self, part: list[object], pending: list[list[object]]) -> None:
+    def _split_rejected(self, part: list[object], pending: list[list[object]], reason_text: str) -> None:
         halves = _split(part, 2)
         if halves is None:
-            reason = f"the receiver rejects even a single record as too large (HTTP 413): {_describe(part[0])}"
+            reason = f"the receiver rejects even a single record as too large: {_describe(part[0])}"
             self._failed(part, None, reason)
             return
         logger.warning(
-            "The receiver rejected a batch of %d %s as too large (HTTP 413); sending it in two halves",
+            "The receiver rejected a batch of %d %s as too large (%s); sending it in two halves",
             _size(part),
             _NOUNS[self._signal],
+            reason_text,
         )
         pending.extend(reversed(halves))
 

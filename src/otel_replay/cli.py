@@ -175,6 +175,16 @@ MaxBatchBytesOption = Annotated[
         "and a single record larger than this is skipped.",
     ),
 ]
+ProtocolOption = Annotated[
+    str | None,
+    typer.Option(
+        "--protocol",
+        metavar="grpc|http/protobuf",
+        help="OTLP protocol. grpc needs the grpc extra and sends to port 4317 by default. "
+        "Default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.",
+        show_default=False,
+    ),
+]
 LedgerOption = Annotated[
     Path | None,
     typer.Option(
@@ -241,6 +251,7 @@ def replay_command(
     traces_endpoint: TracesEndpointOption = None,
     logs_endpoint: LogsEndpointOption = None,
     metrics_endpoint: MetricsEndpointOption = None,
+    protocol: ProtocolOption = None,
     header: HeaderOption = None,
     timeout: TimeoutOption = None,
     compression: CompressionOption = None,
@@ -285,6 +296,7 @@ def replay_command(
             certificate=_check_file(certificate, "--certificate"),
             **_client_certificate(client_certificate, client_key),
             insecure=insecure,
+            protocol=protocol,
         )
         _redact_from_logs(secret_values(settings))
         opened_ledger = None

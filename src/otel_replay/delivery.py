@@ -15,6 +15,7 @@ if an exporter release changes that.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -47,6 +48,7 @@ __all__ = [
     "PartialSuccess",
     "RetryPolicy",
     "parse_partial_success",
+    "plan_retry",
     "redact",
     "resolve_timeout",
 ]
@@ -55,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT: Final = 10.0  # seconds per batch, the OTLP exporter specification's default
 RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})  # the OTLP/HTTP specification's list
+_HTTP_PAYLOAD_TOO_LARGE: Final = 413
 _NOTICEABLE_WAIT: Final = 5.0  # seconds; a longer Retry-After wait is logged as a warning, not info
 _MAX_DETAIL: Final = 160  # characters of a connection error kept in a message; requests nests long reprs
 _REJECTED_FIELDS: Final = {
@@ -132,6 +135,14 @@ class RetryPolicy:
         base: float = min(self.max_backoff, self.initial_backoff * 2 ** (retry - 1))
         return base * self.uniform(1 - self.jitter, 1 + self.jitter)
 
+    def wait_before_retry(self, retry: int, requested: float | None, remaining: float) -> float | None:
+        """Return the seconds to wait before retry number `retry`, or None when the deadline leaves no time for it.
+
+        `requested` is the wait the receiver asked for, which replaces the backoff.
+        """
+        wait = self.backoff(retry) if requested is None else requested
+        return wait if wait < remaining else None
+
     def retry_after(self, header: str | None) -> float | None:
         """Return the wait that a Retry-After header asks for, in seconds, or None when it has none."""
         if header is None or not header.strip():
@@ -152,18 +163,18 @@ class Outcome:
     """The end of one request after its retries: the last response or error."""
 
     status: int | None
-    """The HTTP status of the last response, None when there was none."""
+    """The HTTP status of the last response, None when there was none or the protocol is gRPC."""
     reason: str
     """What happened, for messages, such as ``HTTP 400 Bad Request``."""
     attempts: int
     content_type: str = ""
     body: bytes = b""
+    """The response body: an export response in protobuf or JSON."""
+    delivered: bool = False
+    """True when the receiver accepted the request, possibly with a partial success."""
     interrupted: bool = False
-
-    @property
-    def delivered(self) -> bool:
-        """True when the receiver accepted the request (2xx)."""
-        return self.status is not None and 200 <= self.status < 300
+    too_large: bool = False
+    """True when the receiver rejected the request for its size, so that smaller parts may pass."""
 
 
 class DeliveryFailed(Exception):  # noqa: N818  # named for what the exporter's client sees
@@ -267,45 +278,11 @@ class DeliverySession(requests.Session):
         if self._interrupted():
             self._fail(_replace_reason(last, f"{reason}; not retried, since the run was interrupted", interrupted=True))
 
-        if retry_after is not None:
-            wait = retry_after
-            if wait >= remaining:
-                self._fail(
-                    _replace_reason(
-                        last,
-                        f"{reason} after {_attempts_text(attempts.count)}; the receiver asked to retry after "
-                        f"{wait:.1f} s (Retry-After), past the deadline: {self._deadline_text()}",
-                    )
-                )
-            level = logging.WARNING if wait >= _NOTICEABLE_WAIT else logging.INFO
-            logger.log(
-                level,
-                "Waiting %.1f s as the receiver's Retry-After header asks, then retrying the %s request to %s "
-                "(attempt %d: %s)",
-                wait,
-                self._kind,
-                self._display_url,
-                attempts.count,
-                reason,
-            )
-        else:
-            wait = self.policy.backoff(attempts.count)
-            if wait >= remaining:
-                self._fail(
-                    _replace_reason(
-                        last,
-                        f"{reason} after {_attempts_text(attempts.count)}; gave up at the deadline: "
-                        f"{self._deadline_text()}",
-                    )
-                )
-            logger.info(
-                "Retrying the %s request to %s in %.2f s (attempt %d: %s)",
-                self._kind,
-                self._display_url,
-                wait,
-                attempts.count,
-                reason,
-            )
+        what = f"the {self._kind} request to {self._display_url}"
+        wait = plan_retry(self.policy, what, attempts.count, reason, retry_after, "Retry-After header", remaining)
+        if isinstance(wait, str):
+            self._fail(_replace_reason(last, wait))
+            return
 
         if response is not None:
             response.close()
@@ -316,11 +293,55 @@ class DeliverySession(requests.Session):
         return self._interruption is not None and self._interruption.requested
 
     def _deadline_text(self) -> str:
-        return f"{self.policy.timeout:g} s per batch, retries included (--timeout)"
+        return _deadline_text(self.policy)
 
     def _fail(self, outcome: Outcome) -> None:
         self.last_outcome = outcome
         raise DeliveryFailed(outcome.reason)
+
+
+def plan_retry(
+    policy: RetryPolicy,
+    what: str,
+    attempt: int,
+    reason: str,
+    requested: float | None,
+    requested_by: str,
+    remaining: float,
+) -> float | str:
+    """Return the seconds to wait before retrying, and log the retry; or return the final reason.
+
+    `what` names the request in messages, `requested` is the wait the receiver asked for in
+    `requested_by` (such as its Retry-After header), and `remaining` the seconds left before
+    the deadline.
+    """
+    wait = policy.wait_before_retry(attempt, requested, remaining)
+    if wait is None and requested is not None:
+        return (
+            f"{reason} after {_attempts_text(attempt)}; the receiver asked to retry after {requested:.1f} s "
+            f"({requested_by}), past the deadline: {_deadline_text(policy)}"
+        )
+    if wait is None:
+        return f"{reason} after {_attempts_text(attempt)}; gave up at the deadline: {_deadline_text(policy)}"
+
+    if requested is None:
+        logger.info("Retrying %s in %.2f s (attempt %d: %s)", what, wait, attempt, reason)
+        return wait
+    level = logging.WARNING if wait >= _NOTICEABLE_WAIT else logging.INFO
+    logger.log(
+        level,
+        "Waiting %.1f s as the receiver's %s asks, then retrying %s (attempt %d: %s)",
+        wait,
+        requested_by,
+        what,
+        attempt,
+        reason,
+    )
+    return wait
+
+
+def _deadline_text(policy: RetryPolicy) -> str:
+    return f"{policy.timeout:g} s per batch, retries included (--timeout)"
 
 
 def _outcome(response: requests.Response, reason: str, attempts: int) -> Outcome:
@@ -330,11 +351,13 @@ def _outcome(response: requests.Response, reason: str, attempts: int) -> Outcome
         attempts,
         content_type=response.headers.get("Content-Type", ""),
         body=response.content or b"",
+        delivered=200 <= response.status_code < 300,
+        too_large=response.status_code == _HTTP_PAYLOAD_TOO_LARGE,
     )
 
 
 def _replace_reason(outcome: Outcome, reason: str, *, interrupted: bool = False) -> Outcome:
-    return Outcome(outcome.status, reason, outcome.attempts, outcome.content_type, outcome.body, interrupted)
+    return dataclasses.replace(outcome, reason=reason, interrupted=interrupted)
 
 
 def _attempts_text(count: int) -> str:

@@ -6,15 +6,15 @@ import dataclasses
 import functools
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import requests
 
-from otel_replay.batches import BatchSender, SendOptions
-from otel_replay.delivery import DeliverySession, RetryPolicy, resolve_timeout
+from otel_replay.batches import BatchSender, Sender, SendOptions
+from otel_replay.delivery import DeliverySession, Outcome, RetryPolicy, resolve_timeout
 from otel_replay.errors import UsageError
 from otel_replay.model import MetricData, Signal
 from otel_replay.rebuild import (
@@ -29,11 +29,21 @@ from otel_replay.rebuild import (
 from otel_replay.report import Summary
 from otel_replay.transform import split_metric
 
-__all__ = ["BatchExporter", "ExportSettings", "display_url", "resolve_endpoint", "secret_values"]
+__all__ = [
+    "GRPC",
+    "BatchExporter",
+    "ExportSettings",
+    "display_url",
+    "resolve_endpoint",
+    "resolve_protocol",
+    "secret_values",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT: Final = "http://localhost:4318"
+GRPC: Final = "grpc"
+HTTP_PROTOBUF: Final = "http/protobuf"
 _SIGNAL_PATHS: Final = {Signal.TRACES: "v1/traces", Signal.LOGS: "v1/logs", Signal.METRICS: "v1/metrics"}
 _MIN_SECRET_WORD: Final = 8  # characters; shorter words of a header value, such as "Bearer", are not secret
 _REQUEST_KINDS: Final = {Signal.TRACES: "spans", Signal.LOGS: "logs", Signal.METRICS: "metrics"}
@@ -56,6 +66,8 @@ class ExportSettings:
     client_key: str | None = None
     insecure: bool = False
     """Turn off TLS certificate verification for https endpoints."""
+    protocol: str | None = None
+    """grpc or http/protobuf."""
 
 
 def resolve_endpoint(signal: Signal, settings: ExportSettings, environ: Mapping[str, str] = os.environ) -> str:
@@ -167,26 +179,17 @@ class BatchExporter:
         options = dataclasses.replace(send_options or SendOptions(), secrets=frozenset(secret_values(settings)))
 
         for signal in sorted(signals):
-            url = resolve_endpoint(signal, settings)
+            if resolve_protocol(signal, settings) == GRPC:
+                from otel_replay.grpc_export import open_grpc
+
+                url, exporter, send = open_grpc(signal, settings, options)
+            else:
+                url, exporter, send = _open_http(signal, settings, options)
             summary.endpoints[signal] = display_url(url)
-            policy = RetryPolicy(timeout=resolve_timeout(signal, settings.timeout))
-            if options.interruption is not None:
-                policy = dataclasses.replace(policy, sleep=options.interruption.wait)
-            session = DeliverySession(
-                policy, _REQUEST_KINDS[signal], display_url(url), _verify(url, settings), options.interruption
-            )
-            exporter = _create_exporter(signal, url, settings, session, policy.timeout)
             self._exporters[signal] = exporter
-            self._senders[signal] = BatchSender(
-                signal, summary, self._encoder(signal), functools.partial(send_serialized, exporter), session, options
-            )
+            encode = functools.partial(encode_request, signal, rebuilder=self._rebuilder)
+            self._senders[signal] = BatchSender(signal, summary, encode, send, options)
             self._batches[signal] = []
-
-    def _encoder(self, signal: Signal) -> Callable[[list[object]], bytes]:
-        def encode(batch: list[object]) -> bytes:
-            return bytes(encode_request(signal, batch, self._rebuilder).SerializePartialToString())
-
-        return encode
 
     def add(self, signal: Signal, record: object) -> None:
         """Queue one SDK span or log record, or one MetricData, exporting the batch once it is full."""
@@ -228,6 +231,41 @@ class BatchExporter:
 
     def _export_batch(self, signal: Signal, batch: list[object]) -> None:
         self._senders[signal].send(batch)
+
+
+def resolve_protocol(signal: Signal, settings: ExportSettings, environ: Mapping[str, str] = os.environ) -> str:
+    """Return the OTLP protocol for `signal`: --protocol, else the OTLP protocol variables, else http/protobuf."""
+    names = (f"OTEL_EXPORTER_OTLP_{signal.value.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+    source, value = "--protocol", settings.protocol
+    for name in names:
+        if value:
+            break
+        source, value = name, environ.get(name, "").strip()
+    protocol = (value or HTTP_PROTOBUF).lower()
+    if protocol not in (HTTP_PROTOBUF, GRPC):
+        msg = f"invalid {source} {value!r}: expected grpc or http/protobuf (http/json is not supported)"
+        raise UsageError(msg)
+    return protocol
+
+
+def _open_http(signal: Signal, settings: ExportSettings, options: SendOptions) -> tuple[str, _Exporter, Sender]:
+    """Create the signal's OTLP/HTTP exporter over a `DeliverySession`; return its URL, it and its sender."""
+    url = resolve_endpoint(signal, settings)
+    policy = RetryPolicy(timeout=resolve_timeout(signal, settings.timeout))
+    if options.interruption is not None:
+        policy = dataclasses.replace(policy, sleep=options.interruption.wait)
+    session = DeliverySession(
+        policy, _REQUEST_KINDS[signal], display_url(url), _verify(url, settings), options.interruption
+    )
+    exporter = _create_exporter(signal, url, settings, session, policy.timeout)
+
+    def send(request: Any) -> Outcome:
+        session.last_outcome = None
+        send_serialized(exporter, request.SerializePartialToString())
+        # The session records an outcome for every request; none means the exporter never sent it.
+        return session.last_outcome or Outcome(None, "the exporter did not send the request", 0)
+
+    return url, exporter, send
 
 
 def _verify(url: str, settings: ExportSettings) -> bool | None:
