@@ -78,7 +78,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FaultServer:
-    """Responds to each POST as its script says and records every request."""
+    """Responds to each POST as its script decides and records every request."""
 
     def __init__(self, script: Script, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Received] = []

@@ -176,7 +176,7 @@ def test_retry_after_past_deadline_fails() -> None:
     assert response is None
     assert len(server.requests) == 1
     assert clock.sleeps == []
-    assert "asked to retry after 120.0 s (Retry-After), past the deadline" in outcome_of(session).reason
+    assert "asked to retry after 120.0 s (Retry-After header), past the deadline" in outcome_of(session).reason
 
 
 def test_retry_after_wait_logged(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,9 +1,10 @@
 """What otel-replay relies on in the official OTLP/HTTP exporter; these fail if a release changes it.
 
-DeliverySession owns retries and the deadline. That works only while the exporter sends
-through the session it is given, makes one call per export when the session raises an
-error that is not a connection error, counts 2xx as success, passes the explicit timeout
-instead of reading the OTLP timeout variables, and sets the TLS files on the session.
+DeliverySession owns retries and the deadline. That works only while the exporter keeps five
+behaviours. It sends through the session it is given, and calls it once per export when the
+session raises an error that is not a connection error. It counts 2xx as success, passes the
+explicit timeout instead of reading the OTLP timeout variables, and sets the TLS files on the
+session.
 """
 
 from __future__ import annotations

@@ -187,7 +187,7 @@ def grpc_collector() -> Iterator[Callable[..., Started]]:
         server.stop(grace=None)
 
 
-def test_grpc_sends_same_records_as_http(grpc_collector: Callable[..., Started], receiver: OTLPReceiver) -> None:
+def test_grpc_records_equal_http(grpc_collector: Callable[..., Started], receiver: OTLPReceiver) -> None:
     """Spans, log records and metrics sent over gRPC equal those sent over HTTP, field by field."""
     started = grpc_collector()
     files = [SESSION_B_SPANS, SESSION_B_LOGS, SESSION_B_METRICS]
@@ -243,7 +243,7 @@ def test_http_json_protocol_rejected() -> None:
 
 
 def test_missing_grpc_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the grpc extra, --protocol grpc is a usage error that says what to install."""
+    """Without the grpc extra, --protocol grpc is a usage error that names the package to install."""
     monkeypatch.setitem(sys.modules, "grpc", None)
 
     result = run_cli("replay", SESSION_B_SPANS, "--protocol", "grpc")
@@ -274,7 +274,7 @@ def test_unavailable_retried_with_backoff(grpc_collector: Callable[..., Started]
     assert len(started.collector.requests[Signal.TRACES]) == 3
 
 
-def test_resource_exhausted_with_retry_info_waits(grpc_collector: Callable[..., Started]) -> None:
+def test_exhausted_with_retry_info_waits(grpc_collector: Callable[..., Started]) -> None:
     """RESOURCE_EXHAUSTED with a RetryInfo is retried after the delay it gives."""
     throttled = GrpcReply(grpc.StatusCode.RESOURCE_EXHAUSTED, "rate limited", retry_delay=2.5)
     started = grpc_collector(sequence(throttled, GrpcReply()))
@@ -286,7 +286,7 @@ def test_resource_exhausted_with_retry_info_waits(grpc_collector: Callable[..., 
     assert clock.sleeps == [2.5]
 
 
-def test_resource_exhausted_without_retry_info_is_too_large(grpc_collector: Callable[..., Started]) -> None:
+def test_exhausted_without_retry_info_too_large(grpc_collector: Callable[..., Started]) -> None:
     """RESOURCE_EXHAUSTED without a RetryInfo is not retried; the request counts as too large."""
     started = grpc_collector(always(GrpcReply(grpc.StatusCode.RESOURCE_EXHAUSTED, "message too large")))
     clock = Clock()

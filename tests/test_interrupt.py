@@ -1,4 +1,4 @@
-"""Ctrl-C: SIGINT sent to a real CLI process while a receiver on 127.0.0.1 holds its request."""
+"""Ctrl-C: SIGINT sent to a real CLI process while a receiver on 127.0.0.1 delays its response."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def test_rerun_sends_only_missing(receiver: OTLPReceiver, tmp_path: Path) -> Non
 
 
 def test_complete_rerun_sends_nothing(receiver: OTLPReceiver, tmp_path: Path) -> None:
-    """When everything was delivered, a rerun sends no request, says so, and exits 0."""
+    """When everything was delivered, a rerun sends no request, logs why, and exits 0."""
     ledger = tmp_path / "replay.ledger"
     files = [SESSION_B_SPANS, SESSION_B_LOGS, SESSION_B_METRICS]
     with OTLPReceiver() as first_receiver:
@@ -81,7 +81,7 @@ def test_torn_last_line_ignored(receiver: OTLPReceiver, tmp_path: Path) -> None:
     with OTLPReceiver() as first_receiver:
         run_cli("replay", SESSION_B_SPANS, "--endpoint", first_receiver.url, "--batch-size", "10", "--ledger", ledger)
     whole = ledger.read_bytes()
-    ledger.write_bytes(whole[:-20])  # the last batch holds the 51st span only
+    ledger.write_bytes(whole[:-20])  # the last batch contains the 51st span only
 
     result = run_cli("replay", SESSION_B_SPANS, "--endpoint", receiver.url, "--ledger", ledger, "--json")
 

@@ -12,7 +12,7 @@ TENANT = "tenant-credential-42"
 
 
 def echo_token(status: int) -> object:
-    """Return a script that answers with `status` and echoes the Authorization token in the reason and body."""
+    """Return a script that responds with `status` and echoes the Authorization token in the reason and body."""
 
     def respond(request: Received, _earlier: int) -> Reply:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")

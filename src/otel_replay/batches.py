@@ -1,8 +1,9 @@
 """Send one batch of a signal: keep requests under the size limit, split on 413, count and record the result.
 
-A batch whose encoded request exceeds ``--max-batch-bytes``, or that the receiver answers
-with HTTP 413, is split in halves until each part fits; a single record that does not fit is
-skipped and named. After the receiver accepted a part, its partial success is counted and
+A batch whose encoded request exceeds ``--max-batch-bytes`` is split into parts of about
+the limit, and one that the receiver rejects as too large (HTTP 413, or gRPC
+RESOURCE_EXHAUSTED without a RetryInfo) into halves, until each part fits. A single record
+that does not fit is skipped and named. After the receiver accepted a part, its partial success is counted and
 its records are appended to the ledger.
 """
 
@@ -26,8 +27,8 @@ __all__ = ["DEFAULT_MAX_BATCH_BYTES", "BatchSender", "SendOptions"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH_BYTES: Final = 3 * 1024 * 1024
-"""Uncompressed protobuf bytes per request: below the 4 MiB default message limit of gRPC
-servers, which the OpenTelemetry Collector and Tempo keep behind their OTLP/HTTP receivers too."""
+"""Uncompressed protobuf bytes per request, below gRPC's default maximum received message size of
+4 MiB, which OTLP/gRPC receivers keep unless configured otherwise."""
 
 _NOUNS: Final = {Signal.TRACES: "spans", Signal.LOGS: "log records", Signal.METRICS: "metric data points"}
 
@@ -40,7 +41,7 @@ Sender = Callable[[Any], Outcome]
 
 @dataclass(frozen=True, slots=True)
 class SendOptions:
-    """What a `BatchSender` needs besides the signal's exporter."""
+    """Settings of a `BatchSender` that all signals share."""
 
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
     ledger: Ledger | None = None

@@ -144,7 +144,7 @@ class RetryPolicy:
         return wait if wait < remaining else None
 
     def retry_after(self, header: str | None) -> float | None:
-        """Return the wait that a Retry-After header asks for, in seconds, or None when it has none."""
+        """Return the wait that a Retry-After header requests, in seconds, or None without one."""
         if header is None or not header.strip():
             return None
         text = header.strip()
@@ -165,7 +165,7 @@ class Outcome:
     status: int | None
     """The HTTP status of the last response, None when there was none or the protocol is gRPC."""
     reason: str
-    """What happened, for messages, such as ``HTTP 400 Bad Request``."""
+    """A description for messages, such as ``HTTP 400 Bad Request``."""
     attempts: int
     content_type: str = ""
     body: bytes = b""
@@ -215,7 +215,7 @@ class DeliverySession(requests.Session):
         self._interruption = interruption
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        """Send the request, retrying as the policy says; raise `DeliveryFailed` when it fails for good."""
+        """Send the request, retrying as the policy allows; raise `DeliveryFailed` when it fails for good."""
         self.last_outcome = None
         attempts = _Attempts(deadline=self.policy.clock() + self.policy.timeout)
         kwargs["verify"] = self._verify(kwargs.get("verify"))
@@ -398,7 +398,7 @@ class PartialSuccess:
     rejected: int = 0
     message: str = ""
     problems: list[str] = field(default_factory=list)
-    """Why the response body could not be read, if it could not."""
+    """Problems that kept the response body from being read, if any."""
 
 
 def parse_partial_success(signal: Signal, content_type: str, body: bytes) -> PartialSuccess:

@@ -9,7 +9,7 @@ retries follow the OTLP specification for gRPC:
 - UNAVAILABLE, CANCELLED, ABORTED, OUT_OF_RANGE, DATA_LOSS and DEADLINE_EXCEEDED are retried
   with the backoff of `RetryPolicy`, or after the delay of a ``RetryInfo`` in the trailers;
 - RESOURCE_EXHAUSTED is retried only with a ``RetryInfo``. Without one the request is treated
-  as too large and split, as gRPC servers answer an oversized message with it;
+  as too large and split, because gRPC servers reject an oversized message with that status;
 - every other status is final.
 """
 

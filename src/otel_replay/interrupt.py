@@ -66,9 +66,13 @@ class Interruption:
         if self.requested and not self._shielded:
             raise KeyboardInterrupt
 
-    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+    def request_stop(self) -> None:
+        """Act on a Ctrl-C: raise KeyboardInterrupt now, unless a first one arrives inside `shield()`."""
         if self.requested or not self._shielded:
             self._requested.set()
             raise KeyboardInterrupt
         self._requested.set()
         logger.warning("Interrupted: finishing the request in flight; press Ctrl-C again to abandon it")
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        self.request_stop()
