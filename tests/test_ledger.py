@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
+import pytest
+
+from otel_replay.ledger import Ledger
 from otel_replay.receiver import OTLPReceiver
 from tests.conftest import CODEMACHINE, SESSION_B_LOGS, SESSION_B_SPANS, run_cli
 from tests.faults import Reply, serving
@@ -128,3 +133,21 @@ def test_failed_batch_not_recorded(tmp_path: Path) -> None:
         run_cli("replay", SESSION_B_LOGS, "--endpoint", failing.url, "--ledger", ledger)
 
     assert ledger.read_bytes() == HEADER
+
+
+def test_unwritable_ledger_fails_run(receiver: OTLPReceiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the ledger cannot be written, the delivered spans still count as sent, and the run exits 1."""
+    ledger = tmp_path / "replay.ledger"
+    Ledger.open(ledger).close()
+
+    def disk_full(_descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("otel_replay.ledger.os.fsync", disk_full)
+    result = run_cli("replay", SESSION_B_SPANS, "--endpoint", receiver.url, "--ledger", ledger, "--json")
+
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 1
+    assert summary["signals"]["traces"]["sent"] == SPAN_COUNT
+    assert len(receiver.received.spans()) == SPAN_COUNT
+    assert "cannot record a delivered batch: No space left on device" in result.stderr

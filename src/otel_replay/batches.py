@@ -18,7 +18,7 @@ from typing import Any, Final
 from otel_replay.delivery import Outcome, parse_partial_success, redact
 from otel_replay.interrupt import INTERRUPTED, Interruption
 from otel_replay.ledger import Ledger, record_identities
-from otel_replay.model import LogData, MetricData, Signal, SpanData
+from otel_replay.model import Location, LogData, MetricData, Signal, SpanData
 from otel_replay.report import REJECTED, TOO_LARGE, Summary
 from otel_replay.transform import split_metric
 
@@ -126,8 +126,7 @@ class BatchSender:
                 "Could not read the partial success in the response to a batch of %s: %s", _NOUNS[self._signal], problem
             )
 
-        if self._options.ledger is not None:
-            self._options.ledger.record([identity for record in part for identity in record_identities(record)])
+        self._record_in_ledger(part)
 
         counts = self._summary.counts[self._signal]
         rejected = min(partial.rejected, size)
@@ -147,6 +146,19 @@ class BatchSender:
             self._summary.export_warnings.append(message)
             logger.warning("%s", message[0].upper() + message[1:])
         logger.info("Sent a batch of %d %s", size, _NOUNS[self._signal])
+
+    def _record_in_ledger(self, part: list[object]) -> None:
+        ledger = self._options.ledger
+        if ledger is None:
+            return
+        try:
+            ledger.record([identity for record in part for identity in record_identities(record)])
+        except OSError as error:
+            # The records were delivered, so they count as sent; the run fails so that the
+            # user learns that a rerun with this ledger would send them again.
+            message = f"cannot record a delivered batch: {error.strerror}; a rerun with this ledger sends it again"
+            self._summary.file_errors += 1
+            self._summary.error(Location(ledger.path), message)
 
     def _split_rejected(self, part: list[object], pending: list[list[object]], reason_text: str) -> None:
         halves = _split(part, 2)
