@@ -67,7 +67,8 @@ EndpointOption = Annotated[
         "--endpoint",
         metavar="URL",
         help="Base URL of the OTLP/HTTP receiver; /v1/traces, /v1/logs and /v1/metrics are appended. "
-        "Default: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318.",
+        "Default: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318. "
+        "With --protocol grpc nothing is appended, and the default is http://localhost:4317.",
         show_default=False,
     ),
 ]
@@ -162,7 +163,7 @@ InsecureOption = Annotated[
     typer.Option(
         "--insecure",
         help="Do not verify the TLS certificate of https endpoints, with a warning. "
-        "It has no effect on http endpoints.",
+        "It has no effect on http endpoints, and gRPC cannot turn verification off.",
     ),
 ]
 MaxBatchBytesOption = Annotated[
