@@ -131,3 +131,24 @@ def test_split_request_is_complete(receiver: OTLPReceiver) -> None:
     assert len(receiver.received.traces) > 1
     assert spans(receiver) == spans(whole)
     assert isinstance(receiver.received.traces[0], ExportTraceServiceRequest)
+
+
+def test_413_above_size_limit() -> None:
+    """A receiver that rejects bodies above 16000 bytes with 413 gets every span, in requests below that."""
+    limit = 16000  # the largest span of the file encodes to about 12 KB
+
+    def reject_large(request: Received, _earlier: int) -> Reply:
+        return Reply(413 if len(request.body) > limit else 200)
+
+    with serving(reject_large) as server:
+        result = run_cli("replay", SESSION_B_SPANS, "--endpoint", server.url, "--json")
+
+    traces = json.loads(result.stdout)["signals"]["traces"]
+    accepted = [request.body for request in server.requests if len(request.body) <= limit]
+    rejected = [request for request in server.requests if len(request.body) > limit]
+    assert result.exit_code == 0, result.stderr
+    assert traces["sent"] == SPAN_COUNT
+    assert traces["failed"] == 0
+    assert sum(count_spans(body) for body in accepted) == SPAN_COUNT
+    assert len(rejected) >= 1
+    assert len(server.requests) == len(accepted) + len(rejected)

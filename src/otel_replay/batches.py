@@ -30,7 +30,11 @@ DEFAULT_MAX_BATCH_BYTES: Final = 3 * 1024 * 1024
 """Uncompressed protobuf bytes per request, below gRPC's default maximum received message size of
 4 MiB, which OTLP/gRPC receivers keep unless configured otherwise."""
 
-_NOUNS: Final = {Signal.TRACES: "spans", Signal.LOGS: "log records", Signal.METRICS: "metric data points"}
+_NOUNS: Final = {
+    Signal.TRACES: ("span", "spans"),
+    Signal.LOGS: ("log record", "log records"),
+    Signal.METRICS: ("metric data point", "metric data points"),
+}
 
 Encoder = Callable[[list[object]], Any]
 """Encodes a batch into a protobuf export request."""
@@ -101,7 +105,7 @@ class BatchSender:
             request = self._encode(part)
             encoded_size = request.ByteSize()
         except Exception:  # an encoder bug must fail this batch, not the run
-            logger.exception("Encoding a batch of %d %s failed", size, _NOUNS[self._signal])
+            logger.exception("Encoding a batch of %s failed", self._count(size))
             self._fail(part, "encoding failed")
             return
 
@@ -123,7 +127,7 @@ class BatchSender:
         partial = parse_partial_success(self._signal, outcome.content_type, outcome.body)
         for problem in partial.problems:
             logger.warning(
-                "Could not read the partial success in the response to a batch of %s: %s", _NOUNS[self._signal], problem
+                "Could not read the partial success in the response to a batch of %s: %s", self._count(size), problem
             )
 
         self._record_in_ledger(part)
@@ -134,18 +138,18 @@ class BatchSender:
         if rejected:
             counts.fail(rejected, REJECTED)
             message = self._message(
-                f"the receiver rejected {rejected} of {size} {_NOUNS[self._signal]} in a batch: "
+                f"the receiver rejected {rejected} of {self._count(size)} in a batch: "
                 f"{partial.message or 'no reason given'}"
             )
             self._summary.export_errors.append(message)
             logger.error("%s", message[0].upper() + message[1:])
         elif partial.message:
             message = self._message(
-                f"the receiver accepted a batch of {size} {_NOUNS[self._signal]} with a warning: {partial.message}"
+                f"the receiver accepted a batch of {self._count(size)} with a warning: {partial.message}"
             )
             self._summary.export_warnings.append(message)
             logger.warning("%s", message[0].upper() + message[1:])
-        logger.info("Sent a batch of %d %s", size, _NOUNS[self._signal])
+        logger.info("Sent a batch of %s", self._count(size))
 
     def _record_in_ledger(self, part: list[object]) -> None:
         ledger = self._options.ledger
@@ -167,9 +171,8 @@ class BatchSender:
             self._failed(part, None, reason)
             return
         logger.warning(
-            "The receiver rejected a batch of %d %s as too large (%s); sending it in two halves",
-            _size(part),
-            _NOUNS[self._signal],
+            "The receiver rejected a batch of %s as too large (%s); sending it in two halves",
+            self._count(_size(part)),
             reason_text,
         )
         pending.extend(reversed(halves))
@@ -180,9 +183,8 @@ class BatchSender:
         parts = _split(part, -(-encoded_size // limit))
         if parts is not None:
             logger.info(
-                "Sending a batch of %d %s in %d parts, since its request of %d bytes exceeds --max-batch-bytes %d",
-                _size(part),
-                _NOUNS[self._signal],
+                "Sending a batch of %s in %d parts, since its request of %d bytes exceeds --max-batch-bytes %d",
+                self._count(_size(part)),
                 len(parts),
                 encoded_size,
                 limit,
@@ -211,7 +213,7 @@ class BatchSender:
             return
         size = _size(part)
         endpoint = self._summary.endpoints.get(self._signal, "the receiver")
-        message = self._message(f"failed to send a batch of {size} {_NOUNS[self._signal]} to {endpoint}: {reason}")
+        message = self._message(f"failed to send a batch of {self._count(size)} to {endpoint}: {reason}")
         self._summary.export_errors.append(message)
         logger.error("%s", message[0].upper() + message[1:])
         self._fail(part, "export failed")
@@ -219,6 +221,10 @@ class BatchSender:
     def _fail(self, part: list[object], reason: str) -> None:
         if part:
             self._summary.counts[self._signal].fail(_size(part), reason)
+
+    def _count(self, number: int) -> str:
+        singular, plural = _NOUNS[self._signal]
+        return f"{number} {singular if number == 1 else plural}"
 
     def _message(self, text: str) -> str:
         return redact(text, set(self._options.secrets))
