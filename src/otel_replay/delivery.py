@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import orjson
 import requests
@@ -188,7 +188,6 @@ class DeliveryFailed(Exception):  # noqa: N818  # named for what the exporter's 
 class _Attempts:
     deadline: float
     count: int = 0
-    last_reason: str = ""
 
 
 class DeliverySession(requests.Session):
@@ -282,7 +281,6 @@ class DeliverySession(requests.Session):
         wait = plan_retry(self.policy, what, attempts.count, reason, retry_after, "Retry-After header", remaining)
         if isinstance(wait, str):
             self._fail(_replace_reason(last, wait))
-            return
 
         if response is not None:
             response.close()
@@ -295,7 +293,7 @@ class DeliverySession(requests.Session):
     def _deadline_text(self) -> str:
         return _deadline_text(self.policy)
 
-    def _fail(self, outcome: Outcome) -> None:
+    def _fail(self, outcome: Outcome) -> NoReturn:
         self.last_outcome = outcome
         raise DeliveryFailed(outcome.reason)
 

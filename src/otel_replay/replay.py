@@ -81,7 +81,8 @@ def replay(
                 on_progress(source.size)
     except KeyboardInterrupt:
         summary.interrupted = True
-    _close(exporter, summary)
+    finally:
+        _close(exporter, summary)
 
     summary.counts[Signal.TRACES].orphan_spans = run.parents.orphan_count()
     return summary
