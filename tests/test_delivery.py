@@ -291,3 +291,16 @@ def test_invalid_timeout_variable(value: str) -> None:
     """An invalid timeout variable is a usage error naming the variable."""
     with pytest.raises(UsageError, match="OTEL_EXPORTER_OTLP_TIMEOUT"):
         resolve_timeout(Signal.TRACES, None, {"OTEL_EXPORTER_OTLP_TIMEOUT": value})
+
+
+def test_retry_after_zero_bounded() -> None:
+    """A receiver that always asks to retry at once gets 10 attempts, not a busy loop until the deadline."""
+    clock = Clock()
+    session = DeliverySession(clock.policy(), "spans", "receiver")
+    with serving(replies(Reply(503, {"Retry-After": "0"}))) as server:
+        response = post(session, server.url)
+
+    assert response is None
+    assert len(server.requests) == 10
+    assert clock.sleeps == [0.0] * 9
+    assert "after 10 attempts, the maximum per batch" in outcome_of(session).reason

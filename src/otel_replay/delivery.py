@@ -124,6 +124,8 @@ class RetryPolicy:
     max_backoff: float = 32.0
     jitter: float = 0.2
     """Each backoff is multiplied by a random factor between 1 - jitter and 1 + jitter."""
+    max_attempts: int = 10
+    """Attempts per request, so that a receiver that keeps sending ``Retry-After: 0`` cannot cause a busy loop."""
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], bool] = _sleep
     uniform: Callable[[float, float], float] = random.uniform
@@ -313,6 +315,8 @@ def plan_retry(
     `requested_by` (such as its Retry-After header), and `remaining` the seconds left before
     the deadline.
     """
+    if attempt >= policy.max_attempts:
+        return f"{reason} after {_attempts_text(attempt)}, the maximum per batch"
     wait = policy.wait_before_retry(attempt, requested, remaining)
     if wait is None and requested is not None:
         return (
