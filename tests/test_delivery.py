@@ -304,3 +304,36 @@ def test_retry_after_zero_bounded() -> None:
     assert len(server.requests) == 10
     assert clock.sleeps == [0.0] * 9
     assert "after 10 attempts, the maximum per batch" in outcome_of(session).reason
+
+
+def test_outcome_kept_per_thread() -> None:
+    """Two threads sharing a session each read the outcome of their own request, whatever finishes last."""
+    session = DeliverySession(Clock().policy(), "spans", "receiver")
+    rejected_sent, accepted_read = threading.Event(), threading.Event()
+    outcomes: dict[str, int | None] = {}
+
+    def send_accepted(url: str) -> None:
+        post(session, url)  # the server holds the reply until the other request was rejected
+        outcomes["accepted"] = outcome_of(session).status
+        accepted_read.set()
+
+    def send_rejected(url: str) -> None:
+        post(session, url)
+        rejected_sent.set()
+        accepted_read.wait(10)  # the other thread's request ended after this one
+        outcomes["rejected"] = outcome_of(session).status
+
+    with (
+        serving(replies(Reply(200, hold=rejected_sent)), holds=[rejected_sent]) as accepting,
+        serving(replies(Reply(400))) as rejecting,
+    ):
+        threads = [
+            threading.Thread(target=send_accepted, args=(accepting.url,)),
+            threading.Thread(target=send_rejected, args=(rejecting.url,)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert outcomes == {"accepted": 200, "rejected": 400}

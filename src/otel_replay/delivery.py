@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import random
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -209,11 +210,22 @@ class DeliverySession(requests.Session):
     ) -> None:
         super().__init__()
         self.policy = policy
-        self.last_outcome: Outcome | None = None
+        # Per thread, so that batches sent from several threads each read their own outcome.
+        self._outcomes = threading.local()
         self._kind = kind
         self._display_url = display_url
         self._verify_override = verify
         self._interruption = interruption
+
+    @property
+    def last_outcome(self) -> Outcome | None:
+        """The outcome of the last request this thread sent, None before the first."""
+        outcome: Outcome | None = getattr(self._outcomes, "last", None)
+        return outcome
+
+    @last_outcome.setter
+    def last_outcome(self, outcome: Outcome | None) -> None:
+        self._outcomes.last = outcome
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         """Send the request, retrying as the policy allows; raise `DeliveryFailed` when it fails for good."""
@@ -227,6 +239,8 @@ class DeliverySession(requests.Session):
             remaining = attempts.deadline - self.policy.clock()
             if remaining <= 0:
                 self._fail(Outcome(None, f"timed out: {self._deadline_text()}", attempts.count - 1))
+            # NOTE: requests applies the timeout to connecting and to each read, so a receiver that
+            # sends its response slowly can keep one attempt past the deadline.
             kwargs["timeout"] = remaining
             response = self._attempt(method, url, attempts, args, kwargs)
             if response is not None:
