@@ -144,3 +144,4 @@ def test_interrupted_run_accounts_every_record() -> None:
     assert traces.sent == 4
     assert traces.failed_by_reason == {"interrupted": 1}
     assert json.loads(json.dumps(summary.to_dict()))["interrupted"] is True
+    assert "Interrupted before the end of the input; a run with --ledger FILE can be resumed" in summary.render()

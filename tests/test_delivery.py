@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ import requests
 from otel_replay.delivery import DeliveryFailed, DeliverySession, Outcome, RetryPolicy, resolve_timeout
 from otel_replay.errors import UsageError
 from otel_replay.model import Signal
+from tests.conftest import SESSION_B_SPANS, run_cli
 from tests.faults import Reply, replies, serving
 from tests.test_export_failures import unused_port
 
@@ -303,7 +306,7 @@ def test_retry_after_zero_bounded() -> None:
     assert response is None
     assert len(server.requests) == 10
     assert clock.sleeps == [0.0] * 9
-    assert "after 10 attempts, the maximum per batch" in outcome_of(session).reason
+    assert "after 10 attempts, the maximum per request" in outcome_of(session).reason
 
 
 def test_outcome_kept_per_thread() -> None:
@@ -337,3 +340,21 @@ def test_outcome_kept_per_thread() -> None:
             thread.join()
 
     assert outcomes == {"accepted": 200, "rejected": 400}
+
+
+def test_timeout_variable_through_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_EXPORTER_OTLP_TIMEOUT=300 is 0.3 s: a receiver that never responds fails the run quickly."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        started = time.monotonic()
+        result = run_cli(
+            "replay", SESSION_B_SPANS, "--endpoint", f"http://127.0.0.1:{silent.getsockname()[1]}", "--json"
+        )
+        seconds = time.monotonic() - started
+
+    errors = json.loads(result.stdout)["export_errors"]
+    assert result.exit_code == 1
+    assert seconds < 5  # read as seconds, the deadline would be 300 s
+    assert "0.3 s per request" in errors[0]

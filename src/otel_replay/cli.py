@@ -116,7 +116,7 @@ TimeoutOption = Annotated[
         "--timeout",
         metavar="SECONDS",
         min=0.001,
-        help="Time allowed for one batch, retries included. "
+        help="Time allowed for one export request, retries included. "
         "Default: OTEL_EXPORTER_OTLP_TIMEOUT (in milliseconds, as OTLP specifies), else 10 seconds.",
         show_default=False,
     ),

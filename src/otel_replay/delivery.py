@@ -56,7 +56,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT: Final = 10.0  # seconds per batch, the OTLP exporter specification's default
+DEFAULT_TIMEOUT: Final = 10.0  # seconds per request, the OTLP exporter specification's default
 RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})  # the OTLP/HTTP specification's list
 _HTTP_PAYLOAD_TOO_LARGE: Final = 413
 _NOTICEABLE_WAIT: Final = 5.0  # seconds; a longer Retry-After wait is logged as a warning, not info
@@ -74,7 +74,7 @@ _RESPONSES: Final[dict[Signal, Any]] = {
 
 
 def resolve_timeout(signal: Signal, timeout: float | None, environ: Mapping[str, str] = os.environ) -> float:
-    """Return the deadline per batch in seconds: `timeout`, else the OTLP timeout variables, else 10.
+    """Return the deadline per request in seconds: `timeout`, else the OTLP timeout variables, else 10.
 
     The OTLP specification gives OTEL_EXPORTER_OTLP_TIMEOUT and its per-signal variants in
     milliseconds, but the Python exporters 1.45 read them as seconds. So they are read here
@@ -330,7 +330,7 @@ def plan_retry(
     the deadline.
     """
     if attempt >= policy.max_attempts:
-        return f"{reason} after {_attempts_text(attempt)}, the maximum per batch"
+        return f"{reason} after {_attempts_text(attempt)}, the maximum per request"
     wait = policy.wait_before_retry(attempt, requested, remaining)
     if wait is None and requested is not None:
         return (
@@ -357,7 +357,7 @@ def plan_retry(
 
 
 def _deadline_text(policy: RetryPolicy) -> str:
-    return f"{policy.timeout:g} s per batch, retries included (--timeout)"
+    return f"{policy.timeout:g} s per request, retries included (--timeout)"
 
 
 def _outcome(response: requests.Response, reason: str, attempts: int) -> Outcome:

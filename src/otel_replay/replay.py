@@ -68,6 +68,8 @@ def replay(
     sources = discover(paths)
     forced_format = formats.by_name(options.format_name) if options.format_name else None
     summary = Summary()
+    if options.ledger is not None:
+        summary.ledger = options.ledger.path
     rebuilder = Rebuilder()
     exporter = sink_factory(summary, rebuilder)
     run = _Run(options, summary, exporter, rebuilder, forced_format)

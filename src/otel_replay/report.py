@@ -106,6 +106,8 @@ class Summary:
     export_warnings: list[str] = field(default_factory=list)
     interrupted: bool = False
     """True when the user stopped the run with Ctrl-C."""
+    ledger: Path | None = None
+    """The --ledger file of the run, if any."""
 
     @property
     def exit_status(self) -> int:
@@ -203,9 +205,10 @@ class Summary:
         if self.files_not_telemetry:
             lines.append(f"{len(self.files_not_telemetry)} file(s) not read: not in a format otel-replay reads")
         if self.interrupted:
-            lines.append(
-                "Interrupted before the end of the input; a rerun with --ledger FILE sends only what is missing"
-            )
+            resume = f"a rerun with --ledger {self.ledger} sends only what is missing"
+            if self.ledger is None:
+                resume = "a run with --ledger FILE can be resumed after an interruption"
+            lines.append(f"Interrupted before the end of the input; {resume}")
         if self.errors or self.warnings:
             lines.append(f"{self.errors} error(s), {self.warnings} warning(s)")
         return lines
