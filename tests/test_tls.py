@@ -132,6 +132,26 @@ def test_client_certificate_from_environment(
     assert len(mtls_receiver.received.spans()) == SPAN_COUNT
 
 
+def test_signal_client_certificate_variables(
+    mtls_receiver: OTLPReceiver, client_files: ClientFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The traces variables for mutual TLS win over general ones that name files the receiver rejects."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", str(client_files.ca))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", str(client_files.certificate))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", str(client_files.key))
+    other = trustme.CA().issue_cert("someone-else@example.test")
+    other_certificate, other_key = client_files.ca.parent / "other.pem", client_files.ca.parent / "other-key.pem"
+    other.cert_chain_pems[0].write_to_path(str(other_certificate))
+    other.private_key_pem.write_to_path(str(other_key))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", str(other_certificate))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_CLIENT_KEY", str(other_key))
+
+    result = run_cli("replay", SESSION_B_SPANS, "--endpoint", mtls_receiver.url, "--signals", "traces")
+
+    assert result.exit_code == 0, result.stderr
+    assert len(mtls_receiver.received.spans()) == SPAN_COUNT
+
+
 def test_missing_client_certificate_fails(mtls_receiver: OTLPReceiver, client_files: ClientFiles) -> None:
     """Without a client certificate, the receiver refuses the handshake and nothing arrives."""
     result = run_cli(

@@ -530,12 +530,17 @@ def _check_file(path: Path | None, option: str) -> str | None:
 
 
 def _client_certificate(certificate: Path | None, key: Path | None) -> dict[str, str | None]:
-    """Check the mutual TLS files: options first, then the OTLP variables, which the exporters read too."""
-    certificate_file = _check_file(certificate, "--client-certificate") or _env_file(
-        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"
-    )
-    key_file = _check_file(key, "--client-key") or _env_file("OTEL_EXPORTER_OTLP_CLIENT_KEY")
-    if key_file and not certificate_file:
+    """Check the mutual TLS files of the options and the OTLP variables; return the options' files.
+
+    The exporters read the variables themselves, a signal's own variable first.
+    """
+    certificate_file = _check_file(certificate, "--client-certificate")
+    key_file = _check_file(key, "--client-key")
+    variables = ["OTEL_EXPORTER_OTLP_CLIENT_{}"]
+    variables += [f"OTEL_EXPORTER_OTLP_{signal.value.upper()}_CLIENT_{{}}" for signal in Signal]
+    certificates = [certificate_file, *(_env_file(name.format("CERTIFICATE")) for name in variables)]
+    keys = [key_file, *(_env_file(name.format("KEY")) for name in variables)]
+    if any(keys) and not any(certificates):
         msg = "--client-key needs --client-certificate (or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)"
         raise UsageError(msg)
     return {"client_certificate": certificate_file, "client_key": key_file}

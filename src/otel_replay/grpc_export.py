@@ -193,8 +193,8 @@ def _credentials(grpc: Any, signal: Signal, url: str, settings: ExportSettings) 
     certificate = settings.certificate or _variable(signal, "CERTIFICATE")
     return grpc.ssl_channel_credentials(
         root_certificates=_read(certificate),
-        private_key=_read(settings.client_key),
-        certificate_chain=_read(settings.client_certificate),
+        private_key=_read(settings.client_key or _variable(signal, "CLIENT_KEY")),
+        certificate_chain=_read(settings.client_certificate or _variable(signal, "CLIENT_CERTIFICATE")),
     )
 
 
