@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -370,7 +371,7 @@ def test_grpc_final_error_fails_run(grpc_collector: Callable[..., Started]) -> N
     assert len(started.collector.requests[Signal.TRACES]) == 1
 
 
-def test_grpc_mutual_tls(grpc_collector: Callable[..., Started], tmp_path: Any) -> None:
+def test_grpc_mutual_tls(grpc_collector: Callable[..., Started], tmp_path: Path) -> None:
     """Over https, the collector's CA and a client certificate set up mutual TLS for gRPC."""
     authority = trustme.CA()
     server_certificate = authority.issue_cert("127.0.0.1")
@@ -416,3 +417,32 @@ def test_grpc_insecure_with_https_rejected(grpc_collector: Callable[..., Started
 
     assert result.exit_code == 2
     assert "--insecure cannot turn off certificate verification with gRPC" in result.stderr
+
+
+def test_grpc_default_message_limit_splits(grpc_collector: Callable[..., Started], tmp_path: Path) -> None:
+    """A gRPC server's own 4 MiB message limit (RESOURCE_EXHAUSTED) splits a larger batch until it passes."""
+    spans = [
+        {
+            "traceId": "5b8efff798038103d269b633813fc60c",
+            "spanId": f"{number + 1:016x}",
+            "name": f"span {number}",
+            "startTimeUnixNano": "1796413207753123456",
+            "endTimeUnixNano": "1796413207753124456",
+            "attributes": [{"key": "payload", "value": {"stringValue": "x" * 600_000}}],
+        }
+        for number in range(12)  # about 7 MB in one request
+    ]
+    source = tmp_path / "spans.json"
+    document = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {}, "spans": spans}]}]}
+    source.write_text(json.dumps(document), encoding="utf-8")
+    started = grpc_collector()
+
+    result = run_cli(
+        "replay", source, "--protocol", "grpc", "--endpoint", started.url, "--max-batch-bytes", "16777216", "--json"
+    )
+
+    received = started.collector.items(Signal.TRACES)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["signals"]["traces"]["sent"] == 12
+    assert len({span.span_id for span in received}) == 12
+    assert "as too large (gRPC RESOURCE_EXHAUSTED: " in result.stderr
