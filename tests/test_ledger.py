@@ -113,6 +113,19 @@ def test_damaged_line_ignored(receiver: OTLPReceiver, tmp_path: Path) -> None:
     assert len(receiver.received.spans()) == 10
 
 
+def test_torn_header_restarts_ledger(receiver: OTLPReceiver, tmp_path: Path) -> None:
+    """A ledger whose header a crash cut short lists nothing, so everything is sent and recorded."""
+    ledger = tmp_path / "replay.ledger"
+    ledger.write_bytes(HEADER[:7])
+
+    result = run_cli("replay", SESSION_B_SPANS, "--endpoint", receiver.url, "--ledger", ledger)
+
+    assert result.exit_code == 0, result.stderr
+    assert len(receiver.received.spans()) == SPAN_COUNT
+    assert ledger_lines(ledger)[0] == HEADER
+    assert len(ledger_lines(ledger)) == 2
+
+
 def test_not_a_ledger_is_usage_error(receiver: OTLPReceiver, tmp_path: Path) -> None:
     """A --ledger file that another program wrote is left alone, and the run exits 2 before sending."""
     other = tmp_path / "notes.txt"

@@ -120,7 +120,9 @@ class Ledger:
 def _load(path: Path, stream: IO[bytes]) -> dict[bytes, int]:
     stream.seek(0)
     header = stream.read(len(_HEADER))
-    if not header:
+    if len(header) < len(_HEADER) and _HEADER.startswith(header):
+        # An empty file, or one whose header a crash cut short: nothing was recorded yet.
+        stream.truncate(0)
         stream.write(_HEADER)
         stream.flush()
         return {}
