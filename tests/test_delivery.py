@@ -297,7 +297,7 @@ def test_invalid_timeout_variable(value: str) -> None:
 
 
 def test_retry_after_zero_bounded() -> None:
-    """A receiver that always asks to retry at once gets 10 attempts, not a busy loop until the deadline."""
+    """A receiver that always requests an immediate retry gets 10 attempts, not a busy loop until the deadline."""
     clock = Clock()
     session = DeliverySession(clock.policy(), "spans", "receiver")
     with serving(replies(Reply(503, {"Retry-After": "0"}))) as server:
@@ -316,7 +316,7 @@ def test_outcome_kept_per_thread() -> None:
     outcomes: dict[str, int | None] = {}
 
     def send_accepted(url: str) -> None:
-        post(session, url)  # the server holds the reply until the other request was rejected
+        post(session, url)  # the server delays the reply until the other request was rejected
         outcomes["accepted"] = outcome_of(session).status
         accepted_read.set()
 
