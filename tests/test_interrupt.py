@@ -135,3 +135,20 @@ def _span_ids(body: bytes) -> list[bytes]:
     return [
         span.span_id for resource in request.resource_spans for scope in resource.scope_spans for span in scope.spans
     ]
+
+
+def test_interrupted_convert_keeps_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during convert leaves an existing output file as it was and exits 130."""
+    output = tmp_path / "converted.jsonl"
+    output.write_text("earlier output\n", encoding="utf-8")
+
+    def interrupt(*_arguments: object) -> None:
+        raise KeyboardInterrupt  # where a SIGINT during conversion lands
+
+    monkeypatch.setattr("otel_replay.write.OTLPJsonWriter.add", interrupt)
+    result = run_cli("convert", SESSION_B_SPANS, "--output", output)
+
+    assert result.exit_code == 130
+    assert output.read_text(encoding="utf-8") == "earlier output\n"
+    assert not (tmp_path / ".converted.jsonl.partial").exists()
+    assert f"Interrupted: {output} was not written" in result.stderr

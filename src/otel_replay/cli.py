@@ -440,6 +440,10 @@ def convert_command(
                 return OTLPJsonWriter(stream, options.signals, options.batch_size, summary, rebuilder)
 
             summary = _run(paths, options, build, show_progress=not quiet)
+            if summary.interrupted:
+                typer.echo(f"Interrupted: {output} was not written", err=True)
+                # Raising inside the block removes the partial output instead of replacing the file.
+                _finish(summary, json_output=json_output, quiet=quiet)
 
     if not quiet and not json_output:
         written = sum(counts.sent for counts in summary.counts.values())
