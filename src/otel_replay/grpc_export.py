@@ -95,9 +95,7 @@ def open_grpc(signal: Signal, settings: ExportSettings, options: SendOptions) ->
             endpoint=url,
             insecure=urlsplit(url).scheme == "http",
             credentials=_credentials(grpc, signal, url, settings),
-            headers=None
-            if settings.headers is None
-            else {key.lower(): value for key, value in settings.headers.items()},
+            headers=_metadata(settings.headers),
             timeout=timeout,
             compression=_compression(grpc, signal, settings.compression),
         )
