@@ -645,7 +645,7 @@ def test_header_value_not_printed_on_failure() -> None:
     )
 
     assert result.exit_code == 1
-    assert "retrying" in result.stderr
+    assert "Retrying" in result.stderr
     assert SECRET not in result.stdout
     assert SECRET not in result.stderr
 

@@ -280,7 +280,8 @@ def test_interrupt_ends_with_summary(tmp_path: Path, loop: int, exit_status: int
     # The sixth wait is for the second pass's first span, after its first log record went out.
     assert summary.counts[Signal.TRACES].read == 3
     assert summary.counts[Signal.TRACES].sent == 2
-    assert summary.counts[Signal.TRACES].skipped[INTERRUPTED] == 1
+    assert summary.counts[Signal.TRACES].failed == 1
+    assert summary.counts[Signal.TRACES].failed_by_reason[INTERRUPTED] == 1
     assert summary.counts[Signal.LOGS].sent == 3
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Annotated, Any, Final
 
@@ -13,10 +14,13 @@ import orjson
 import typer
 
 from otel_replay import __version__
+from otel_replay.batches import DEFAULT_MAX_BATCH_BYTES, SendOptions
 from otel_replay.discover import Source
 from otel_replay.errors import ReplayError, UsageError
 from otel_replay.export import BatchExporter, ExportSettings, display_url, resolve_endpoint, secret_values
 from otel_replay.filters import RecordFilter
+from otel_replay.interrupt import Interruption
+from otel_replay.ledger import Ledger
 from otel_replay.model import AnyValue, Signal
 from otel_replay.pacing import PaceOptions
 from otel_replay.rebuild import Rebuilder
@@ -66,7 +70,8 @@ EndpointOption = Annotated[
         "--endpoint",
         metavar="URL",
         help="Base URL of the OTLP/HTTP receiver; /v1/traces, /v1/logs and /v1/metrics are appended. "
-        "Default: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318.",
+        "Default: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318. "
+        "With --protocol grpc nothing is appended, and the default is http://localhost:4317.",
         show_default=False,
     ),
 ]
@@ -114,7 +119,8 @@ TimeoutOption = Annotated[
         "--timeout",
         metavar="SECONDS",
         min=0.001,
-        help="Time allowed for one batch, retries included. Default: OTEL_EXPORTER_OTLP_TIMEOUT, else 10.",
+        help="Time allowed for one export request, retries included. "
+        "Default: OTEL_EXPORTER_OTLP_TIMEOUT (in milliseconds, as OTLP specifies), else 10 seconds.",
         show_default=False,
     ),
 ]
@@ -134,6 +140,62 @@ CertificateOption = Annotated[
         metavar="FILE",
         help="PEM file of CA certificates to trust for https. Default: OTEL_EXPORTER_OTLP_CERTIFICATE, "
         "else the system's trust store.",
+        show_default=False,
+    ),
+]
+ClientCertificateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--client-certificate",
+        metavar="FILE",
+        help="PEM client certificate for mutual TLS. Default: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE.",
+        show_default=False,
+    ),
+]
+ClientKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--client-key",
+        metavar="FILE",
+        help="PEM private key of --client-certificate. Default: OTEL_EXPORTER_OTLP_CLIENT_KEY.",
+        show_default=False,
+    ),
+]
+InsecureOption = Annotated[
+    bool,
+    typer.Option(
+        "--insecure",
+        help="Do not verify the TLS certificate of https endpoints, with a warning. "
+        "It has no effect on http endpoints, and gRPC cannot turn verification off.",
+    ),
+]
+MaxBatchBytesOption = Annotated[
+    int,
+    typer.Option(
+        "--max-batch-bytes",
+        metavar="BYTES",
+        min=1024,
+        help="Largest export request, in bytes of uncompressed protobuf. Larger batches are sent in parts, "
+        "and a single record larger than this is skipped.",
+    ),
+]
+ProtocolOption = Annotated[
+    str | None,
+    typer.Option(
+        "--protocol",
+        metavar="grpc|http/protobuf",
+        help="OTLP protocol. grpc needs the grpc extra and sends to port 4317 by default. "
+        "Default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.",
+        show_default=False,
+    ),
+]
+LedgerOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ledger",
+        metavar="FILE",
+        help="File that records every delivered record. A rerun with the same file sends only the records "
+        "that were not delivered, such as after a failure or Ctrl-C.",
         show_default=False,
     ),
 ]
@@ -336,11 +398,17 @@ def replay_command(
     traces_endpoint: TracesEndpointOption = None,
     logs_endpoint: LogsEndpointOption = None,
     metrics_endpoint: MetricsEndpointOption = None,
+    protocol: ProtocolOption = None,
     header: HeaderOption = None,
     timeout: TimeoutOption = None,
     compression: CompressionOption = None,
     certificate: CertificateOption = None,
+    client_certificate: ClientCertificateOption = None,
+    client_key: ClientKeyOption = None,
+    insecure: InsecureOption = False,
     batch_size: BatchSizeOption = 512,
+    max_batch_bytes: MaxBatchBytesOption = DEFAULT_MAX_BATCH_BYTES,
+    ledger: LedgerOption = None,
     signals: SignalsOption = "traces,logs,metrics",
     resource_attribute: ResourceAttributeOption = None,
     resource_from_env: ResourceFromEnvOption = False,
@@ -370,7 +438,7 @@ def replay_command(
     Spans keep their trace, span and parent IDs and their times to the nanosecond, and
     duplicate records (CodeMachine's latest*.json repeats the newest session) are sent once.
     The exit status is 0 when every record was delivered, 1 when any record was invalid or
-    failed to send, and 2 for usage errors.
+    failed to send, 2 for usage errors and 130 when interrupted with Ctrl-C.
 
     Backends reject or hide old data, so a recording from last week needs --shift-to-now.
     The pacing options (--pace, --speed, --rate, --loop) and --new-ids serve demos and load
@@ -383,7 +451,7 @@ def replay_command(
         otel-replay replay traces/ --shift-to-now --new-ids --pace real --loop 0
     """
     _configure_logging(quiet=quiet, verbose=verbose)
-    with _errors_to_exit():
+    with _errors_to_exit(), ExitStack() as resources:
         settings = ExportSettings(
             endpoint=endpoint,
             traces_endpoint=traces_endpoint,
@@ -392,9 +460,16 @@ def replay_command(
             headers=_parse_headers(header),
             timeout=timeout,
             compression=_parse_compression(compression),
-            certificate=_check_certificate(certificate),
+            certificate=_check_file(certificate, "--certificate"),
+            **_client_certificate(client_certificate, client_key),
+            insecure=insecure,
+            protocol=protocol,
         )
         _redact_from_logs(secret_values(settings))
+        opened_ledger = None
+        if ledger is not None:
+            opened_ledger = Ledger.open(ledger)
+            resources.callback(opened_ledger.close)
         options = ReplayOptions(
             signals=_parse_signals(signals),
             dedupe=not no_dedupe,
@@ -407,8 +482,13 @@ def replay_command(
             new_ids=new_ids,
             loop=_check_loop(loop, dry_run=dry_run),
             warn_old_records=True,
+            ledger=opened_ledger,
         )
-        sink = _dry_run_sink(settings, options) if dry_run else _exporter_sink(settings, options)
+        _check_ledger_combination(options)
+        interruption = Interruption()
+        resources.enter_context(interruption.installed())
+        send_options = SendOptions(max_batch_bytes=max_batch_bytes, ledger=opened_ledger, interruption=interruption)
+        sink = _dry_run_sink(settings, options) if dry_run else _exporter_sink(settings, options, send_options)
         summary = _run(paths, options, sink, show_progress=not quiet)
 
     _finish(summary, json_output=json_output, quiet=quiet)
@@ -547,6 +627,10 @@ def convert_command(
                 return OTLPJsonWriter(stream, options.signals, options.batch_size, summary, rebuilder)
 
             summary = _run(paths, options, build, show_progress=not quiet)
+            if summary.interrupted:
+                typer.echo(f"Interrupted: {output} was not written", err=True)
+                # Raising inside the block removes the partial output instead of replacing the file.
+                _finish(summary, json_output=json_output, quiet=quiet)
 
     if not quiet and not json_output:
         written = sum(counts.sent for counts in summary.counts.values())
@@ -627,13 +711,37 @@ def _parse_compression(value: str | None) -> str | None:
     return normalized
 
 
-def _check_certificate(path: Path | None) -> str | None:
+def _check_file(path: Path | None, option: str) -> str | None:
     if path is None:
         return None
     if not path.is_file():
-        msg = f"--certificate file not found: {path}"
+        msg = f"{option} file not found: {path}"
         raise UsageError(msg)
     return str(path)
+
+
+def _client_certificate(certificate: Path | None, key: Path | None) -> dict[str, str | None]:
+    """Check the mutual TLS files of the options and the OTLP variables; return the options' files.
+
+    The exporters read the variables themselves, a signal's own variable first.
+    """
+    certificate_file = _check_file(certificate, "--client-certificate")
+    key_file = _check_file(key, "--client-key")
+    variables = ["OTEL_EXPORTER_OTLP_CLIENT_{}"]
+    variables += [f"OTEL_EXPORTER_OTLP_{signal.value.upper()}_CLIENT_{{}}" for signal in Signal]
+    certificates = [certificate_file, *(_env_file(name.format("CERTIFICATE")) for name in variables)]
+    keys = [key_file, *(_env_file(name.format("KEY")) for name in variables)]
+    if any(keys) and not any(certificates):
+        msg = "--client-key needs --client-certificate (or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)"
+        raise UsageError(msg)
+    return {"client_certificate": certificate_file, "client_key": key_file}
+
+
+def _env_file(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    return _check_file(Path(value), name)
 
 
 def _parse_signals(text: str) -> frozenset[Signal]:
@@ -739,9 +847,27 @@ def _resource_attributes(values: Sequence[str] | None, *, from_env: bool) -> dic
 # --- running and output ----------------------------------------------------------------
 
 
-def _exporter_sink(settings: ExportSettings, options: ReplayOptions) -> SinkFactory:
+def _check_ledger_combination(options: ReplayOptions) -> None:
+    """Reject options that give the same record a different identity in every run, which a ledger cannot follow."""
+    if options.ledger is None:
+        return
+    reasons = []
+    if options.new_ids:
+        reasons.append("--new-ids draws new random IDs in every run")
+    if options.loop != 1:
+        reasons.append("--loop sends each record more than once")
+    if options.time.shift_to_now:
+        reasons.append("--shift-to-now computes a new offset in every run; pass the same --shift DURATION instead")
+    if reasons:
+        msg = "--ledger cannot resume this run, because " + "; ".join(reasons)
+        raise UsageError(msg)
+
+
+def _exporter_sink(
+    settings: ExportSettings, options: ReplayOptions, send_options: SendOptions | None = None
+) -> SinkFactory:
     def build(summary: Summary, rebuilder: Rebuilder) -> Sink:
-        return BatchExporter(settings, options.signals, options.batch_size, summary, rebuilder)
+        return BatchExporter(settings, options.signals, options.batch_size, summary, rebuilder, send_options)
 
     return build
 

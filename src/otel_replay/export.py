@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -10,40 +12,41 @@ from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import requests
-from google.protobuf.message import DecodeError
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from otel_replay.batches import BatchSender, Sender, SendOptions
+from otel_replay.delivery import DeliverySession, Outcome, RetryPolicy, resolve_timeout
 from otel_replay.errors import UsageError
 from otel_replay.model import MetricData, Signal
 from otel_replay.rebuild import (
     Compression,
-    LogRecordExportResult,
-    MetricExportResult,
     Rebuilder,
     ReplayLogExporter,
     ReplayMetricExporter,
     ReplaySpanExporter,
-    SpanExportResult,
+    encode_request,
+    send_serialized,
 )
 from otel_replay.report import Summary
 from otel_replay.transform import split_metric
 
-__all__ = ["BatchExporter", "ExportSettings", "display_url", "resolve_endpoint", "secret_values"]
+__all__ = [
+    "GRPC",
+    "BatchExporter",
+    "ExportSettings",
+    "display_url",
+    "resolve_endpoint",
+    "resolve_protocol",
+    "secret_values",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT: Final = "http://localhost:4318"
+GRPC: Final = "grpc"
+HTTP_PROTOBUF: Final = "http/protobuf"
 _SIGNAL_PATHS: Final = {Signal.TRACES: "v1/traces", Signal.LOGS: "v1/logs", Signal.METRICS: "v1/metrics"}
-_HTTP_PAYLOAD_TOO_LARGE: Final = 413
-_MAX_DETAIL: Final = 160  # characters of a connection error kept in a message; requests nests long reprs
-_RECORD_NOUNS: Final = {Signal.TRACES: "spans", Signal.LOGS: "log records", Signal.METRICS: "metric data points"}
-_RESPONSES: Final[dict[Signal, Any]] = {
-    Signal.TRACES: ExportTraceServiceResponse,
-    Signal.LOGS: ExportLogsServiceResponse,
-    Signal.METRICS: ExportMetricsServiceResponse,
-}
+_MIN_SECRET_WORD: Final = 8  # characters; shorter words of a header value, such as "Bearer", are not secret
+_REQUEST_KINDS: Final = {Signal.TRACES: "spans", Signal.LOGS: "logs", Signal.METRICS: "metrics"}
 _COMPRESSIONS: Final = {"gzip": Compression.Gzip, "deflate": Compression.Deflate, "none": Compression.NoCompression}
 
 
@@ -59,6 +62,12 @@ class ExportSettings:
     timeout: float | None = None
     compression: str | None = None
     certificate: str | None = None
+    client_certificate: str | None = None
+    client_key: str | None = None
+    insecure: bool = False
+    """Turn off TLS certificate verification for https endpoints."""
+    protocol: str | None = None
+    """grpc or http/protobuf."""
 
 
 def resolve_endpoint(signal: Signal, settings: ExportSettings, environ: Mapping[str, str] = os.environ) -> str:
@@ -107,7 +116,10 @@ def secret_values(settings: ExportSettings, environ: Mapping[str, str] = os.envi
             continue
         secrets.update(value for _, value in parse_qsl(parts.query))
         secrets.add(parts.password or "")
-    return {secret for secret in secrets if secret}
+
+    # A receiver may echo the token of "Bearer <token>" without its scheme in an error message.
+    words = {word for secret in secrets for word in secret.split() if len(word) >= _MIN_SECRET_WORD}
+    return {secret for secret in secrets | words if secret}
 
 
 def display_url(url: str) -> str:
@@ -155,20 +167,28 @@ class BatchExporter:
         batch_size: int,
         summary: Summary,
         rebuilder: Rebuilder,
+        send_options: SendOptions | None = None,
     ) -> None:
         self._batch_size = batch_size
         self._summary = summary
         self._rebuilder = rebuilder
         self._queued_points = 0
         self._exporters: dict[Signal, _Exporter] = {}
-        self._sessions: dict[Signal, _RecordingSession] = {}
+        self._senders: dict[Signal, BatchSender] = {}
         self._batches: dict[Signal, list[object]] = {}
+        options = dataclasses.replace(send_options or SendOptions(), secrets=frozenset(secret_values(settings)))
 
         for signal in sorted(signals):
-            url = resolve_endpoint(signal, settings)
+            if resolve_protocol(signal, settings) == GRPC:
+                from otel_replay.grpc_export import open_grpc
+
+                url, exporter, send = open_grpc(signal, settings, options)
+            else:
+                url, exporter, send = _open_http(signal, settings, options)
             summary.endpoints[signal] = display_url(url)
-            self._sessions[signal] = _RecordingSession()
-            self._exporters[signal] = _create_exporter(signal, url, settings, self._sessions[signal])
+            self._exporters[signal] = exporter
+            encode = functools.partial(encode_request, signal, rebuilder=self._rebuilder)
+            self._senders[signal] = BatchSender(signal, summary, encode, send, options)
             self._batches[signal] = []
 
     def add(self, signal: Signal, record: object) -> None:
@@ -192,13 +212,18 @@ class BatchExporter:
 
     def flush(self) -> None:
         """Export what is queued, even half-full batches."""
-        for signal in self._exporters:
+        for signal in self._batches:
             self._export(signal)
 
     def close(self) -> None:
-        """Export what is queued and shut the exporters down."""
-        self.flush()
-        for exporter in self._exporters.values():
+        """Export what is queued and shut the exporters down; after Ctrl-C, count it as interrupted instead."""
+        for signal in self._batches:
+            if self._summary.interrupted:
+                self._senders[signal].abandon(self._batches[signal])
+                self._batches[signal] = []
+            self._export(signal)
+        while self._exporters:
+            _, exporter = self._exporters.popitem()
             exporter.shutdown()
 
     def _export(self, signal: Signal) -> None:
@@ -210,138 +235,58 @@ class BatchExporter:
             self._queued_points = 0
 
     def _export_batch(self, signal: Signal, batch: list[object]) -> None:
-        counts = self._summary.counts[signal]
-        session = self._sessions[signal]
-        session.last_response, session.last_error = None, None
-
-        size = _size(batch)
-        try:
-            payload = self._rebuilder.metrics(batch) if signal is Signal.METRICS else batch  # type: ignore[arg-type]  # a metrics batch holds MetricData only
-            result = self._exporters[signal].export(payload)
-        except Exception:  # an encoder bug must fail this batch, not the run
-            logger.exception("Exporting a batch of %d %s failed", size, _RECORD_NOUNS[signal])
-            counts.failed += size
-            return
-
-        response = session.last_response
-        if result in (SpanExportResult.SUCCESS, LogRecordExportResult.SUCCESS, MetricExportResult.SUCCESS):
-            rejected = _rejected_count(signal, response, size)
-            counts.sent += size - rejected
-            counts.failed += rejected
-            logger.info("Sent a batch of %d %s", size, _RECORD_NOUNS[signal])
-            return
-
-        if response is not None and response.status_code == _HTTP_PAYLOAD_TOO_LARGE and len(batch) > 1:
-            half = len(batch) // 2
-            logger.warning(
-                "The receiver rejected a batch of %d %s as too large (HTTP 413); sending it in two halves",
-                size,
-                _RECORD_NOUNS[signal],
-            )
-            self._export_batch(signal, batch[:half])
-            self._export_batch(signal, batch[half:])
-            return
-
-        counts.failed += size
-        message = f"failed to send a batch of {size} {_RECORD_NOUNS[signal]} to {self._summary.endpoints[signal]}"
-        self._summary.export_errors.append(f"{message}: {_failure_reason(session)}")
-        logger.error("%s: %s", message.capitalize(), _failure_reason(session))
+        self._senders[signal].send(batch)
 
 
-def _size(batch: list[object]) -> int:
-    """Return the number of records in a batch: data points for metrics, else objects."""
-    return sum(len(record.points) if isinstance(record, MetricData) else 1 for record in batch)
+def resolve_protocol(signal: Signal, settings: ExportSettings, environ: Mapping[str, str] = os.environ) -> str:
+    """Return the OTLP protocol for `signal`: --protocol, else the OTLP protocol variables, else http/protobuf."""
+    names = (f"OTEL_EXPORTER_OTLP_{signal.value.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+    source, value = "--protocol", settings.protocol
+    for name in names:
+        if value:
+            break
+        source, value = name, environ.get(name, "").strip()
+    protocol = (value or HTTP_PROTOBUF).lower()
+    if protocol not in (HTTP_PROTOBUF, GRPC):
+        msg = f"invalid {source} {value!r}: expected grpc or http/protobuf (http/json is not supported)"
+        raise UsageError(msg)
+    return protocol
 
 
-class _RecordingSession(requests.Session):
-    """A requests session that keeps the last response, which the exporters do not return.
+def _open_http(signal: Signal, settings: ExportSettings, options: SendOptions) -> tuple[str, _Exporter, Sender]:
+    """Create the signal's OTLP/HTTP exporter over a `DeliverySession`; return its URL, it and its sender."""
+    url = resolve_endpoint(signal, settings)
+    policy = RetryPolicy(timeout=resolve_timeout(signal, settings.timeout))
+    if options.interruption is not None:
+        policy = dataclasses.replace(policy, sleep=options.interruption.wait)
+    session = DeliverySession(
+        policy, _REQUEST_KINDS[signal], display_url(url), _verify(url, settings), options.interruption
+    )
+    exporter = _create_exporter(signal, url, settings, session, policy.timeout)
 
-    The status code separates a batch that was too large from other failures. The body
-    contains the OTLP partial-success counts of records the receiver rejected. It also
-    makes the CA file from --certificate win over the CA bundle variables of requests.
-    """
+    def send(request: Any) -> Outcome:
+        session.last_outcome = None
+        send_serialized(exporter, request.SerializePartialToString())
+        # The session records an outcome for every request; none means the exporter never sent it.
+        return session.last_outcome or Outcome(None, "the exporter did not send the request", 0)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.last_response: requests.Response | None = None
-        self.last_error: Exception | None = None
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        self.last_response, self.last_error = None, None
-        if isinstance(self.verify, str):
-            # requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override the session's CA
-            # file unless the request names it, which would silently ignore --certificate.
-            kwargs.setdefault("verify", self.verify)
-        try:
-            response = super().request(*args, **kwargs)
-        except Exception as error:
-            self.last_error = error
-            raise
-        self.last_response = response
-        return response
+    return url, exporter, send
 
 
-def _failure_reason(session: _RecordingSession) -> str:
-    response = session.last_response
-    if response is not None:
-        return f"HTTP {response.status_code} {response.reason}".rstrip()
-    if session.last_error is not None:
-        root = _root_cause(session.last_error)
-        detail = str(root)
-        if len(detail) > _MAX_DETAIL:
-            # The cause, such as "Connection refused", comes at the end of requests' messages.
-            detail = "..." + detail[3 - _MAX_DETAIL :]
-        return f"no response ({type(root).__name__}: {detail})"
-    return "not sent, since the encoded batch exceeds the exporter's 64 MiB request limit; use a smaller --batch-size"
+def _verify(url: str, settings: ExportSettings) -> bool | None:
+    """Return False to turn TLS verification off for --insecure, None to leave it to the exporter."""
+    if not settings.insecure:
+        return None
+    if urlsplit(url).scheme != "https":
+        logger.warning("--insecure has no effect on %s, which does not use TLS", display_url(url))
+        return None
+    logger.warning("TLS certificates of %s are not verified (--insecure)", display_url(url))
+    return False
 
 
-def _root_cause(error: BaseException) -> BaseException:
-    """Follow urllib3's `reason` and exception chaining to the error that started it all."""
-    seen = {id(error)}
-    while True:
-        cause = getattr(error, "reason", None)
-        if not isinstance(cause, BaseException):
-            cause = error.__cause__ or error.__context__
-        if not isinstance(cause, BaseException) and error.args and isinstance(error.args[0], BaseException):
-            cause = error.args[0]
-        if not isinstance(cause, BaseException) or id(cause) in seen:
-            return error
-        seen.add(id(cause))
-        error = cause
-
-
-def _rejected_count(signal: Signal, response: requests.Response | None, batch_size: int) -> int:
-    """Return the number of records in an accepted batch that the receiver reports as rejected."""
-    if response is None or not response.content:
-        return 0
-    if "protobuf" not in response.headers.get("Content-Type", ""):
-        return 0
-
-    try:
-        message = _RESPONSES[signal].FromString(response.content)
-    except DecodeError:
-        logger.warning("Could not decode the receiver's response to a batch of %s", _RECORD_NOUNS[signal])
-        return 0
-
-    partial = message.partial_success
-    rejected_fields = {
-        Signal.TRACES: "rejected_spans",
-        Signal.LOGS: "rejected_log_records",
-        Signal.METRICS: "rejected_data_points",
-    }
-    rejected = int(getattr(partial, rejected_fields[signal]))
-    if rejected or partial.error_message:
-        logger.error(
-            "The receiver rejected %d of %d %s in a batch: %s",
-            rejected,
-            batch_size,
-            _RECORD_NOUNS[signal],
-            partial.error_message or "no reason given",
-        )
-    return min(rejected, batch_size)
-
-
-def _create_exporter(signal: Signal, url: str, settings: ExportSettings, session: requests.Session) -> _Exporter:
+def _create_exporter(
+    signal: Signal, url: str, settings: ExportSettings, session: requests.Session, timeout: float
+) -> _Exporter:
     compression = None
     if settings.compression is not None:
         compression = _COMPRESSIONS[settings.compression]
@@ -355,8 +300,11 @@ def _create_exporter(signal: Signal, url: str, settings: ExportSettings, session
     exporter: _Exporter = exporter_class(
         endpoint=url,
         certificate_file=settings.certificate,
+        client_certificate_file=settings.client_certificate,
+        client_key_file=settings.client_key,
         headers=None if settings.headers is None else dict(settings.headers),
-        timeout=settings.timeout,
+        # Always explicit, so that the exporter does not read OTEL_EXPORTER_OTLP_TIMEOUT as seconds.
+        timeout=timeout,
         compression=compression,
         session=session,
     )

@@ -76,6 +76,9 @@ __all__ = [
     "ReplaySpanExporter",
     "SpanExportResult",
     "encode_request",
+    "grpc_export",
+    "grpc_exporter",
+    "send_serialized",
 ]
 
 logger = logging.getLogger(__name__)
@@ -268,6 +271,46 @@ def _send_request(exporter: Any, request: Any, what: str) -> bool:
         )
         return False
     return bool(exporter._client.export(serialized).success)
+
+
+def send_serialized(exporter: Any, serialized: bytes) -> bool:
+    """Send a serialized export request with the exporter's own HTTP client, as its export method does.
+
+    The client adds the exporter's headers and compression, and its transport uses the
+    exporter's session and TLS settings. `otel_replay.delivery` owns the retries below it.
+    """
+    return bool(exporter._client.export(serialized).success)  # private: the pinned exporter's client
+
+
+def grpc_exporter(signal: Signal, **options: Any) -> Any:
+    """Create the official OTLP/gRPC exporter for `signal`.
+
+    Raises:
+        ImportError: the optional grpc extra is not installed.
+    """
+    if signal is Signal.TRACES:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+
+        return GrpcSpanExporter(**options)
+    if signal is Signal.LOGS:
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+
+        return GrpcLogExporter(**options)
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
+
+    return GrpcMetricExporter(**options)
+
+
+def grpc_export(exporter: Any, request: Any, timeout: float) -> Any:
+    """Send a completed export request once through the gRPC exporter's channel and headers; return the response.
+
+    The exporter's own export method would encode again, without the completed fields, and
+    apply its own retries, so `otel_replay.grpc_export` calls the stub it created instead.
+
+    Raises:
+        grpc.RpcError: the call failed.
+    """
+    return exporter._client.Export(request=request, metadata=exporter._headers, timeout=timeout)  # private: pinned
 
 
 def _encoder_order(sdk_records: Sequence[Any]) -> list[Any]:

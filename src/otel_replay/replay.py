@@ -18,14 +18,16 @@ from otel_replay.discover import Source, discover
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.filters import FILTERED, RecordFilter
 from otel_replay.ids import IdMapper
+from otel_replay.interrupt import INTERRUPTED
+from otel_replay.ledger import ALREADY_DELIVERED, Ledger, record_identities
 from otel_replay.merge import Stream, merge_by_time
 from otel_replay.model import AnyValue, Item, Location, LogData, MetricData, Notice, Signal, Skipped, SpanData
 from otel_replay.pacing import Clock, PaceOptions, Pacer, SystemClock, schedule_time
 from otel_replay.rebuild import Rebuilder
-from otel_replay.report import DUPLICATE, INTERRUPTED, INVALID, NOT_SELECTED, Summary
+from otel_replay.report import DUPLICATE, INVALID, NOT_SELECTED, Summary
 from otel_replay.scan import ScanResult, scan_time_range
 from otel_replay.timeshift import AgeCheck, TimeOptions, TimeShift, pass_offsets
-from otel_replay.transform import Deduplicator, ParentIndex, ResourceOverlay
+from otel_replay.transform import Deduplicator, ParentIndex, ResourceOverlay, point_identity
 
 __all__ = ["ReplayOptions", "Sink", "replay"]
 
@@ -70,6 +72,8 @@ class ReplayOptions:
     """Passes over the input; 0 repeats until interrupted."""
     warn_old_records: bool = False
     """Warn when unshifted records are older than common backends accept or show."""
+    ledger: Ledger | None = None
+    """Records that earlier runs delivered, to skip."""
 
 
 def replay(
@@ -97,6 +101,8 @@ def replay(
     first_offset, step = pass_offsets(options.time, time_range, clock.now(), loop=options.loop, paced=options.pace.real)
 
     summary = Summary(endless=options.loop == 0)
+    if options.ledger is not None:
+        summary.ledger = options.ledger.path
     rebuilder = Rebuilder()
     exporter = sink_factory(summary, rebuilder)
     pacer = Pacer(options.pace, clock, exporter.flush)
@@ -127,10 +133,8 @@ def replay(
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
-        exporter.close()
+        _close(exporter, summary)
 
-    if summary.interrupted:
-        _count_interrupted(summary)
     return summary
 
 
@@ -152,14 +156,6 @@ def _passes(loop: int) -> Iterator[int]:
     return itertools.count() if loop == 0 else iter(range(loop))
 
 
-def _count_interrupted(summary: Summary) -> None:
-    """Count records read but neither sent, skipped nor failed when the run was interrupted."""
-    for counts in summary.counts.values():
-        unaccounted = counts.read - counts.sent - counts.failed - sum(counts.skipped.values())
-        if unaccounted > 0:
-            counts.skipped[INTERRUPTED] += unaccounted
-
-
 @dataclass(slots=True)
 class _FileState:
     """The state a run keeps about a file while reading it."""
@@ -176,6 +172,23 @@ class _PassStages:
     ids: IdMapper | None
     pacer: Pacer
     age_check: AgeCheck | None
+
+
+def _close(exporter: Sink, summary: Summary) -> None:
+    """Close the sink; after Ctrl-C, count every record read but not yet accounted for as interrupted."""
+    try:
+        exporter.close()
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        exporter.close()
+    if not summary.interrupted:
+        return
+
+    logger.warning("Interrupted: stopped reading and sending")
+    for counts in summary.counts.values():
+        unaccounted = counts.read - counts.sent - counts.failed - sum(counts.skipped.values())
+        if unaccounted > 0:
+            counts.fail(unaccounted, INTERRUPTED)
 
 
 class _Run:
@@ -345,6 +358,13 @@ class _Run:
             return
         if stages.ids is not None:
             record = stages.ids.apply(record)
+        if self.options.ledger is not None:
+            # The ledger lists what was sent, so it compares records after the transforms.
+            remaining = self._not_delivered_before(record)
+            if remaining is None:
+                return
+            record = remaining
+            size = len(record.points) if isinstance(record, MetricData) else 1
         if stages.age_check is not None:
             stages.age_check.check(record)
         stages.pacer.wait(schedule_time(record), size)
@@ -355,6 +375,23 @@ class _Run:
             self.exporter.add(Signal.LOGS, self.rebuilder.log(record))
         else:
             self.exporter.add(Signal.METRICS, record)
+
+    def _not_delivered_before(self, record: SpanData | LogData | MetricData) -> SpanData | LogData | MetricData | None:
+        """Return the part of `record` that no earlier run delivered, counting the rest as skipped."""
+        ledger = self.options.ledger
+        assert ledger is not None
+        counts = self.summary.counts[record.signal]
+        if isinstance(record, MetricData):
+            points = tuple(point for point in record.points if not ledger.take(point_identity(record, point)))
+            counts.skipped[ALREADY_DELIVERED] += len(record.points) - len(points)
+            if points:
+                return dataclasses.replace(record, points=points)
+        elif not ledger.take(record_identities(record)[0]):
+            return record
+        else:
+            counts.skipped[ALREADY_DELIVERED] += 1
+        self.unsent = record.location
+        return None
 
     def _about_unsent(self, location: Location) -> bool:
         unsent = self.unsent

@@ -23,8 +23,12 @@ MAX_PROBLEMS_LOGGED: Final = 50
 DUPLICATE: Final = "duplicate"
 INVALID: Final = "invalid"
 NOT_SELECTED: Final = "signal not selected"
+TOO_LARGE: Final = "larger than --max-batch-bytes"
+REJECTED: Final = "rejected by the receiver"
 INTERRUPTED: Final = "interrupted"
-EXIT_INTERRUPTED: Final = 130  # the shell's status for a process ended by SIGINT
+"""The reason of records that were read but not delivered because the user pressed Ctrl-C."""
+EXIT_INTERRUPTED: Final = 130
+"""The exit status of a run stopped by Ctrl-C, as shells report a process ended by SIGINT."""
 _NOUNS: Final = {
     Signal.TRACES: ("span", "spans"),
     Signal.LOGS: ("log record", "log records"),
@@ -46,7 +50,13 @@ class SignalCounts:
     sent: int = 0
     failed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    failed_by_reason: Counter[str] = field(default_factory=Counter)
     orphan_spans: int = 0
+
+    def fail(self, number: int, reason: str) -> None:
+        """Count `number` records as failed for `reason`."""
+        self.failed += number
+        self.failed_by_reason[reason] += number
 
     def to_dict(self) -> dict[str, object]:
         """Return the counts as JSON-ready values."""
@@ -57,6 +67,8 @@ class SignalCounts:
             "skipped": sum(self.skipped.values()),
             "skipped_by_reason": {reason: number for reason, number in sorted(self.skipped.items()) if number},
             "failed": self.failed,
+            "failed_by_reason": {reason: number for reason, number in sorted(self.failed_by_reason.items()) if number},
+            "rejected": self.failed_by_reason[REJECTED],
         }
 
 
@@ -93,6 +105,7 @@ class Summary:
     problems: list[Problem] = field(default_factory=list)
     problems_logged: int = 0
     export_errors: list[str] = field(default_factory=list)
+    export_warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
     """True when nothing was sent: `sent` counts the records that would have been sent."""
     dry_run_bytes: int = 0
@@ -102,23 +115,30 @@ class Summary:
     endless: bool = False
     """True for --loop 0, which an interrupt ends as planned."""
     interrupted: bool = False
+    """True when the user stopped the run with Ctrl-C."""
     repeating: bool = False
     """True from the second --loop pass on: problems are counted but not logged or listed again."""
+    ledger: Path | None = None
+    """The --ledger file of the run, if any."""
 
     @property
     def exit_status(self) -> int:
         """0 when every record was delivered, 130 when interrupted (unless looping endlessly), else 1.
 
-        Duplicates, unselected signals, filtered records and, for an endless loop, records
-        cut off by the interrupt are expected skips; invalid records, unreadable files and
-        failed exports are not.
+        Duplicates, unselected signals, filtered records and records delivered by an earlier
+        run are expected skips. Invalid records, records too large to send, unreadable files
+        and failed or rejected exports are not. An endless loop ends only by Ctrl-C, so there
+        the records that the interrupt cut off do not count as failures.
         """
         if self.interrupted and not self.endless:
             return EXIT_INTERRUPTED
         if self.file_errors:
             return 1
         for counts in self.counts.values():
-            if counts.failed or counts.skipped[INVALID]:
+            failed = counts.failed
+            if self.endless:
+                failed -= counts.failed_by_reason[INTERRUPTED]
+            if failed or counts.skipped[INVALID] or counts.skipped[TOO_LARGE]:
                 return 1
         return 0
 
@@ -167,6 +187,7 @@ class Summary:
             "signals": signals,
             "problems": [problem.to_dict() for problem in self.problems],
             "export_errors": self.export_errors[:MAX_PROBLEMS_KEPT],
+            "export_warnings": self.export_warnings[:MAX_PROBLEMS_KEPT],
             "problems_not_listed": max(0, self.problems_logged - len(self.problems)),
         }
 
@@ -182,6 +203,7 @@ class Summary:
             sent = f"{counts.sent:>{sent_width}}"
             line = f"{signal.value:<8} {counts.files:>6} {counts.read:>8} {sent} {skipped:>8} {counts.failed:>7}"
             details = [f"{number} {reason}" for reason, number in sorted(counts.skipped.items()) if number]
+            details += [f"{number} {reason}" for reason, number in sorted(counts.failed_by_reason.items()) if number]
             if signal is Signal.TRACES and counts.orphan_spans:
                 details.append(f"{_count(counts.orphan_spans, signal)} with a parent not in the input")
             if details:
@@ -209,6 +231,11 @@ class Summary:
                 lines.append(f"{_count(counts.failed, signal)} failed to send to {endpoint}")
         if self.files_not_telemetry:
             lines.append(f"{len(self.files_not_telemetry)} file(s) not read: not in a format otel-replay reads")
+        if self.interrupted:
+            resume = f"a rerun with --ledger {self.ledger} sends only what is missing"
+            if self.ledger is None:
+                resume = "a run with --ledger FILE can be resumed after an interruption"
+            lines.append(f"Interrupted before the end of the input; {resume}")
         if self.errors or self.warnings:
             lines.append(f"{self.errors} error(s), {self.warnings} warning(s)")
         return lines

@@ -12,7 +12,15 @@ import orjson
 
 from otel_replay.model import AnyValue, LogData, MetricData, MetricPoint, ResourceData, SpanData
 
-__all__ = ["Deduplicator", "ParentIndex", "ResourceOverlay", "span_key", "split_metric"]
+__all__ = [
+    "Deduplicator",
+    "ParentIndex",
+    "ResourceOverlay",
+    "log_identity",
+    "point_identity",
+    "span_key",
+    "split_metric",
+]
 
 _Record = TypeVar("_Record", SpanData, LogData, MetricData)
 _DIGEST_SIZE: Final = 16  # bytes; 128 bits keep accidental collisions out of reach for any input size
@@ -55,7 +63,7 @@ class Deduplicator:
             self._span_kinds[key] = kinds | kind
             return False
 
-        return self._seen_before(_log_identity(record))
+        return self._seen_before(log_identity(record))
 
     @property
     def span_keys(self) -> Container[bytes]:
@@ -68,7 +76,7 @@ class Deduplicator:
         A data point is the same point when its metric, resource, scope, attributes, times
         and values are equal; CodeMachine's latest-metrics.json repeats the session's points.
         """
-        return tuple(point for point in metric.points if not self._seen_before(_point_identity(metric, point)))
+        return tuple(point for point in metric.points if not self._seen_before(point_identity(metric, point)))
 
     def _seen_before(self, identity: bytes) -> bool:
         self._counts_in_file[identity] += 1
@@ -79,7 +87,8 @@ class Deduplicator:
         return False
 
 
-def _log_identity(log: LogData) -> bytes:
+def log_identity(log: LogData) -> bytes:
+    """Return a 16-byte digest of every field of a log record, its identity for deduplication."""
     fields = [
         log.time_unix_nano,
         log.observed_time_unix_nano,
@@ -100,7 +109,8 @@ def _log_identity(log: LogData) -> bytes:
     return hashlib.blake2b(serialized, digest_size=_DIGEST_SIZE).digest()
 
 
-def _point_identity(metric: MetricData, point: MetricPoint) -> bytes:
+def point_identity(metric: MetricData, point: MetricPoint) -> bytes:
+    """Return a 16-byte digest of a data point and its metric, resource and scope, its identity."""
     fields = [
         metric.name,
         metric.kind.value,
