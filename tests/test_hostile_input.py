@@ -12,7 +12,9 @@ import zstandard
 
 from otel_replay.errors import InputError
 from otel_replay.formats import by_name, detect
-from otel_replay.model import Item
+from otel_replay.formats.limits import MAX_VALUE_DEPTH, record_size_limit
+from otel_replay.model import Item, Skipped, SpanData
+from otel_replay.receiver import OTLPReceiver
 from tests.conftest import Result, run_cli
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
@@ -41,9 +43,47 @@ def otlp_line(number: int, attributes: list[dict[str, Any]] | None = None) -> st
     return json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {}, "spans": [span]}]}]})
 
 
+def codemachine_span(number: int, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return a CodeMachine span record."""
+    return {
+        "traceId": TRACE_ID,
+        "spanId": span_id(number),
+        "name": f"span-{number}",
+        "startTime": 1796413207753,
+        "endTime": 1796413207754,
+        "attributes": attributes or {},
+    }
+
+
+def codemachine_file(spans: list[dict[str, Any]]) -> str:
+    """Return a CodeMachine trace file holding `spans`."""
+    return json.dumps({"version": 1, "service": "svc", "spanCount": len(spans), "spans": spans})
+
+
+def nested_list(depth: int) -> Any:
+    """Return a value of `depth` arrays nested in one another around a string."""
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def nested_otlp_value(depth: int) -> dict[str, Any]:
+    """Return an OTLP/JSON AnyValue of `depth` arrays nested in one another."""
+    value: dict[str, Any] = {"stringValue": "leaf"}
+    for _ in range(depth):
+        value = {"arrayValue": {"values": [value]}}
+    return value
+
+
 def read_all(path: Path, format_name: str) -> list[Item]:
     """Read a file with the named format's reader, as the pipeline does."""
     return list(by_name(format_name).read(path))
+
+
+def received_span_ids(receiver: OTLPReceiver) -> list[str]:
+    """Return the span IDs the receiver decoded."""
+    return sorted(span.span_id.hex() for _, _, span in receiver.received.spans())
 
 
 def error_lines(result: Result) -> list[str]:
@@ -114,3 +154,178 @@ def test_zstd_cut_between_blocks(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="zstd stream ends inside a frame"):
         read_all(path, "otlp-json")
+
+
+# --- deep nesting and long integers in the JSON text -----------------------------------
+
+DEEP_TEXT = "[" * 5000 + "]" * 5000
+LONG_INTEGER = "9" * 5000
+
+DEEP_OR_LONG = [
+    ("codemachine", '{"version": 1, "service": "s", "spans": [%s]}'),
+    ("otlp-json", '{"resourceSpans": %s}\n'),
+    ("jaeger", '{"data": [{"traceID": "1", "spans": [{"traceID": "1", "spanID": "1", "startTime": %s}]}]}'),
+    ("zipkin", '[{"traceId": "1", "id": "1", "timestamp": %s}]'),
+]
+
+
+@pytest.mark.parametrize(("format_name", "template"), DEEP_OR_LONG)
+def test_deep_json_text_is_syntax_error(tmp_path: Path, format_name: str, template: str) -> None:
+    """JSON nested thousands of levels deep is reported with its line and column, not as a RecursionError."""
+    path = tmp_path / "deep.json"
+    path.write_text(template % DEEP_TEXT, encoding="utf-8")
+
+    with pytest.raises(InputError, match="nested more than 200 levels deep") as caught:
+        read_all(path, format_name)
+
+    assert "line 1" in str(caught.value)
+
+
+@pytest.mark.parametrize(("format_name", "template"), DEEP_OR_LONG)
+def test_long_integer_is_syntax_error(tmp_path: Path, format_name: str, template: str) -> None:
+    """An integer beyond Python's digit limit is a syntax error, not a ValueError."""
+    path = tmp_path / "long.json"
+    path.write_text(template % LONG_INTEGER, encoding="utf-8")
+
+    with pytest.raises(InputError, match="integer longer than 4300 digits"):
+        read_all(path, format_name)
+
+
+def test_deep_console_object_skipped(tmp_path: Path) -> None:
+    """A console span object nested thousands of levels deep is an invalid record with its line."""
+    path = tmp_path / "console.txt"
+    path.write_text('{\n    "name": "x",\n    "context": ' + DEEP_TEXT + "\n}\n", encoding="utf-8")
+
+    items = read_all(path, "python-console")
+
+    skipped = [item for item in items if isinstance(item, Skipped)]
+    assert len(skipped) == 1
+    assert "nested more than 200 levels deep" in skipped[0].message
+
+
+# --- deep nesting in values ------------------------------------------------------------
+
+
+def test_value_at_depth_limit_arrives(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """An attribute nested exactly MAX_VALUE_DEPTH arrays deep is sent and decoded by the receiver."""
+    path = tmp_path / "spans.json"
+    path.write_text(codemachine_file([codemachine_span(1, {"deep": nested_list(MAX_VALUE_DEPTH)})]), encoding="utf-8")
+
+    result = run_cli("replay", path, "--endpoint", receiver.url)
+
+    assert result.exit_code == 0
+    assert received_span_ids(receiver) == [span_id(1)]
+
+
+@pytest.mark.parametrize("depth", [MAX_VALUE_DEPTH + 1, 600])
+def test_value_too_deep_skipped(tmp_path: Path, receiver: OTLPReceiver, depth: int) -> None:
+    """A span with an attribute nested too deeply is invalid, and the next span is still sent."""
+    path = tmp_path / "spans.json"
+    spans = [codemachine_span(1, {"deep": nested_list(depth)}), codemachine_span(2)]
+    path.write_text(codemachine_file(spans), encoding="utf-8")
+
+    result = run_cli("replay", path, "--endpoint", receiver.url, "--json")
+
+    traces = json.loads(result.stdout)["signals"]["traces"]
+    assert result.exit_code == 1
+    assert received_span_ids(receiver) == [span_id(2)]
+    assert traces["skipped_by_reason"] == {"invalid": 1}
+    assert f"{path}: record 0" in result.stderr
+    assert "nested deeper than 30 levels" in result.stderr
+
+
+@pytest.mark.parametrize("depth", [MAX_VALUE_DEPTH + 1, 300])
+def test_otlp_value_too_deep_skipped(tmp_path: Path, depth: int) -> None:
+    """An OTLP/JSON span with a deeply nested AnyValue is invalid, and the next line is read."""
+    path = tmp_path / "spans.jsonl"
+    deep = [{"key": "deep", "value": nested_otlp_value(depth)}]
+    path.write_text(otlp_line(1, deep) + "\n" + otlp_line(2) + "\n", encoding="utf-8")
+
+    items = read_all(path, "otlp-json")
+
+    assert [type(item) for item in items] == [Skipped, SpanData]
+    assert items[0].location.index == 0
+    assert "nested deeper than 30 levels" in items[0].message
+
+
+# --- records over the size limit -------------------------------------------------------
+
+LIMIT = 4096
+LONG_STRING = "x" * (4 * LIMIT)
+
+
+def test_long_otlp_line_skipped(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """An OTLP/JSON line over --max-record-bytes is skipped, and the lines around it are sent."""
+    path = tmp_path / "spans.jsonl"
+    long_line = otlp_line(2, [{"key": "long", "value": {"stringValue": LONG_STRING}}])
+    path.write_text("\n".join([otlp_line(1), long_line, otlp_line(3)]) + "\n", encoding="utf-8")
+
+    result = run_cli("replay", path, "--endpoint", receiver.url, "--max-record-bytes", str(LIMIT), "--json")
+
+    traces = json.loads(result.stdout)["signals"]["traces"]
+    assert result.exit_code == 1
+    assert received_span_ids(receiver) == [span_id(1), span_id(3)]
+    assert traces["read"] == traces["sent"] + traces["skipped"] + traces["failed"]
+    assert f"{path}: record 1: line 2 is longer than the maximum record size of {LIMIT} bytes" in result.stderr
+
+
+def test_long_last_otlp_line_skipped(tmp_path: Path) -> None:
+    """A long last line without a line break is skipped like any other long line."""
+    path = tmp_path / "spans.jsonl"
+    long_line = otlp_line(2, [{"key": "long", "value": {"stringValue": LONG_STRING}}])
+    path.write_text(otlp_line(1) + "\n" + long_line, encoding="utf-8")
+
+    with record_size_limit(LIMIT):
+        items = read_all(path, "otlp-json")
+
+    assert [type(item) for item in items] == [SpanData, Skipped]
+
+
+def test_long_otlp_document_stops_file(tmp_path: Path) -> None:
+    """A pretty-printed OTLP/JSON document over the limit ends the file with an error naming its line."""
+    path = tmp_path / "spans.json"
+    document = json.loads(otlp_line(2, [{"key": "long", "value": {"stringValue": LONG_STRING}}]))
+    path.write_text(otlp_line(1) + "\n" + json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+    with record_size_limit(LIMIT), pytest.raises(InputError, match="document that starts at line 2 is longer"):
+        read_all(path, "otlp-json")
+
+
+def test_long_console_line_skipped(tmp_path: Path) -> None:
+    """A console record on one line over the limit is invalid, and the next line is read."""
+    path = tmp_path / "console.txt"
+    lines = ['{"name": "' + LONG_STRING + '", "context": {}}', "other output"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    with record_size_limit(LIMIT):
+        items = read_all(path, "python-console")
+
+    skipped = [item for item in items if isinstance(item, Skipped)]
+    assert len(skipped) == 1
+    assert "line 1 is longer than the maximum record size" in skipped[0].message
+
+
+@pytest.mark.parametrize(
+    ("format_name", "content"),
+    [
+        ("jaeger", json.dumps({"data": [{"traceID": "1", "spans": [{"operationName": LONG_STRING}]}]})),
+        ("zipkin", json.dumps([{"traceId": "1", "id": "1", "name": LONG_STRING}])),
+        ("codemachine", codemachine_file([codemachine_span(1, {"long": LONG_STRING})])),
+    ],
+)
+def test_long_json_value_stops_file(tmp_path: Path, format_name: str, content: str) -> None:
+    """A single JSON value or document over the limit ends the file with an error."""
+    path = tmp_path / "spans.json"
+    path.write_text(content, encoding="utf-8")
+
+    with record_size_limit(LIMIT), pytest.raises(InputError, match="longer than the maximum record size"):
+        read_all(path, format_name)
+
+
+def test_protobuf_length_over_limit(tmp_path: Path) -> None:
+    """A length prefix over the limit ends an OTLP protobuf file, naming the message and its byte offset."""
+    path = tmp_path / "spans.binpb"
+    path.write_bytes((5000).to_bytes(4, "big") + b"\x0a" * 5000)
+
+    with record_size_limit(LIMIT), pytest.raises(InputError, match="message 1 \\(at byte offset 0, declaring 5000"):
+        read_all(path, "otlp-proto")

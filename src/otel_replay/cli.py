@@ -16,6 +16,7 @@ from otel_replay import __version__
 from otel_replay.discover import Source
 from otel_replay.errors import ReplayError, UsageError
 from otel_replay.export import BatchExporter, ExportSettings, secret_values
+from otel_replay.formats.limits import DEFAULT_MAX_RECORD_BYTES, record_size_limit
 from otel_replay.model import AnyValue, Signal
 from otel_replay.rebuild import Rebuilder
 from otel_replay.replay import ReplayOptions, Sink, SinkFactory, replay
@@ -176,6 +177,16 @@ FormatOption = Annotated[
         show_default=False,
     ),
 ]
+MaxRecordBytesOption = Annotated[
+    int,
+    typer.Option(
+        "--max-record-bytes",
+        metavar="BYTES",
+        min=1024,
+        help="Largest line, document, message or JSON value read into memory, in bytes. A longer line of "
+        "OTLP/JSON or console output is skipped as invalid; a longer document or message ends its file with an error.",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print errors only: no progress bar, warnings or summary table.")
@@ -200,6 +211,7 @@ def replay_command(
     resource_from_env: ResourceFromEnvOption = False,
     no_dedupe: NoDedupeOption = False,
     file_format: FormatOption = None,
+    max_record_bytes: MaxRecordBytesOption = DEFAULT_MAX_RECORD_BYTES,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -217,7 +229,7 @@ def replay_command(
         otel-replay replay ~/.codemachine/traces --endpoint http://localhost:4318
     """
     _configure_logging(quiet=quiet, verbose=verbose)
-    with _errors_to_exit():
+    with _errors_to_exit(), record_size_limit(max_record_bytes):
         settings = ExportSettings(
             endpoint=endpoint,
             traces_endpoint=traces_endpoint,
@@ -283,6 +295,7 @@ def demo_command(
 def inspect_command(
     paths: PathsArgument,
     file_format: FormatOption = None,
+    max_record_bytes: MaxRecordBytesOption = DEFAULT_MAX_RECORD_BYTES,
     json_output: JsonOption = False,
 ) -> None:
     """Describe telemetry files before replaying them; nothing is sent.
@@ -300,7 +313,7 @@ def inspect_command(
     from otel_replay.inspect import inspect
 
     _configure_logging(quiet=True, verbose=False)
-    with _errors_to_exit():
+    with _errors_to_exit(), record_size_limit(max_record_bytes):
         reports = inspect(paths, file_format)
 
     failed = any(report.invalid or (report.error and report.format) for report in reports)
@@ -330,6 +343,7 @@ def convert_command(
     resource_attribute: ResourceAttributeOption = None,
     no_dedupe: NoDedupeOption = False,
     file_format: FormatOption = None,
+    max_record_bytes: MaxRecordBytesOption = DEFAULT_MAX_RECORD_BYTES,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -347,7 +361,7 @@ def convert_command(
     from otel_replay.write import OTLPJsonWriter
 
     _configure_logging(quiet=quiet, verbose=False)
-    with _errors_to_exit():
+    with _errors_to_exit(), record_size_limit(max_record_bytes):
         options = ReplayOptions(
             signals=_parse_signals(signals),
             dedupe=not no_dedupe,

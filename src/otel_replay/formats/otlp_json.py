@@ -39,6 +39,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.formats.compression import open_binary
+from otel_replay.formats.limits import TOO_DEEP, as_record_error, max_record_bytes, raw_decode, too_large
 from otel_replay.formats.otlp_records import LAYOUTS, RecordConverter, SignalLayout
 from otel_replay.model import Item, Location, Notice, ResourceData, ScopeData, Signal
 from otel_replay.values import decode_text, json_type, show
@@ -54,6 +55,7 @@ _REQUEST_KEY: Final = (
 _BATCHES_KEY: Final = rb'"batches"\s*:\s*\[\s*\{\s*"(?:resource|scopeSpans|scope_spans|instrumentationLibrarySpans)"'
 _SNIFF: Final = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:\[\s*)?\{\s*(?:" + _REQUEST_KEY + rb"|" + _BATCHES_KEY + rb")")
 _CHUNK_BYTES: Final = 1 << 20
+_SIGNAL_GUESS_CHARS: Final = 4096
 _WHITESPACE: Final = re.compile(r"[ \t\r\n]*")
 # A lone surrogate can only come from a \uD800-\uDFFF escape, since the file is valid UTF-8.
 _SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
@@ -177,13 +179,20 @@ class _Documents:
             self._advance(self._position + 1)
 
     def _next_value(self) -> tuple[object, bool]:
+        limit = max_record_bytes()
         end = self._buffer.find("\n", self._position)
         while end == -1:
             scanned = len(self._buffer) - self._position
+            if scanned > limit:
+                return self._skip_line(), False
             if not self._read_more(scanned):
                 end = len(self._buffer)
                 break
             end = self._buffer.find("\n", self._position + scanned)
+        if end - self._position > limit:
+            signal = _guess_signal(self._buffer, self._position)
+            self._advance(end)
+            return _OversizedLine(signal), False
 
         line_text = self._buffer[self._position : end].rstrip()
         if self._in_array and line_text.endswith(","):
@@ -201,14 +210,35 @@ class _Documents:
     def _decode_value(self) -> tuple[object, bool]:
         while True:
             try:
-                value, end = _DECODER.raw_decode(self._buffer, self._position)
+                value, end = raw_decode(_DECODER, self._buffer, self._position)
             except json.JSONDecodeError as error:
-                if self._maybe_incomplete(error) and self._read_more(len(self._buffer) - self._position):
+                pending = len(self._buffer) - self._position
+                if self._maybe_incomplete(error) and pending > max_record_bytes():
+                    self._fail(too_large(f"the document that starts at line {self._line}"))
+                if self._maybe_incomplete(error) and self._read_more(pending):
                     continue
                 self._fail_json(error)
+            if end - self._position > max_record_bytes():
+                self._fail(too_large(f"the document that starts at line {self._line}"))
             has_lone_surrogates = _SURROGATE_ESCAPE.search(self._buffer, self._position, end) is not None
             self._advance(end)
             return value, has_lone_surrogates
+
+    def _skip_line(self) -> _OversizedLine:
+        """Discard the rest of a line longer than the record size limit, reading on without buffering it."""
+        signal = _guess_signal(self._buffer, self._position)
+        self._buffer = ""
+        self._position = 0
+        self._decoder.reset()  # the bytes after a line break start a fresh UTF-8 sequence
+        while True:
+            data = self._read_bytes(_CHUNK_BYTES)
+            if not data:
+                self._eof = True
+                return _OversizedLine(signal)
+            newline = data.find(b"\n")
+            if newline != -1:
+                self._buffer = self._decode(data[newline:], final=False)
+                return _OversizedLine(signal)
 
     def _maybe_incomplete(self, error: json.JSONDecodeError) -> bool:
         return error.msg.startswith("Unterminated string") or error.pos >= len(self._buffer) - _INCOMPLETE_MARGIN
@@ -273,12 +303,34 @@ class _Documents:
         raise InputError(self._path, f"{message}; the {self._count} document(s) before it were read")
 
 
+@dataclass(frozen=True, slots=True)
+class _OversizedLine:
+    """A line longer than the record size limit, read past without being parsed."""
+
+    signal: Signal
+
+
+def _guess_signal(text: str, position: int) -> Signal:
+    """Return the signal that the start of a request names, or traces when it names none."""
+    head = text[position : position + _SIGNAL_GUESS_CHARS]
+    if "resourceLogs" in head or "resource_logs" in head:
+        return Signal.LOGS
+    if "resourceMetrics" in head or "resource_metrics" in head:
+        return Signal.METRICS
+    return Signal.TRACES
+
+
 # --- documents -------------------------------------------------------------------------
 
 
 def _read_document(converter: RecordConverter, document: _Document) -> Iterator[Item]:
     path = converter.path
     value = document.value
+    if isinstance(value, _OversizedLine):
+        # Its records were never parsed, so the line counts as one record of the signal it names.
+        msg = f"{too_large(f'line {document.line}')}, so it was skipped unread and counts as one record"
+        yield converter.skip(value.signal, "", msg)
+        return
     if not isinstance(value, dict):
         msg = f"expected an OTLP export request (a JSON object) at line {document.line}, got {json_type(value)}"
         if document.number == 1:
@@ -385,7 +437,8 @@ def _read_records(
         notices: list[Notice] = []
         try:
             pb2_record = _parse_record(converter, layout, json_record, record_field, document, notices)
-        except RecordError as error:
+        except (RecordError, RecursionError) as caught:
+            error = as_record_error(caught, record_field)
             yield converter.skip(layout.signal, error.field, error.message, _point_count(json_record))
             yield from notices
             continue
@@ -448,6 +501,8 @@ def _parse_container(
         schema_url = decode_text(schema_url, Location(converter.path, None, schema_field), notices)
     try:
         return _parse_message(json_message, message_type), schema_url
+    except RecursionError:
+        return RecordError(field, TOO_DEEP)
     except (json_format.ParseError, ValueError, TypeError) as error:
         return RecordError(field, f"cannot decode it: {str(error).rstrip('.')}")
 
