@@ -13,7 +13,7 @@ import zstandard
 from otel_replay.errors import InputError
 from otel_replay.formats import by_name, detect
 from otel_replay.formats.limits import MAX_VALUE_DEPTH, record_size_limit
-from otel_replay.model import Item, Skipped, SpanData
+from otel_replay.model import Item, Notice, Skipped, SpanData
 from otel_replay.receiver import OTLPReceiver
 from tests.conftest import Result, run_cli
 
@@ -329,3 +329,68 @@ def test_protobuf_length_over_limit(tmp_path: Path) -> None:
 
     with record_size_limit(LIMIT), pytest.raises(InputError, match="message 1 \\(at byte offset 0, declaring 5000"):
         read_all(path, "otlp-proto")
+
+
+# --- findings of the fuzz tests --------------------------------------------------------
+
+
+def test_codemachine_metrics_type_without_array(tmp_path: Path) -> None:
+    """A metrics file whose "metrics" array is missing is an InputError, not a KeyError."""
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"version": 1, "service": "s", "type": "metrics", "exportCount": 1}), encoding="utf-8")
+
+    with pytest.raises(InputError, match='expected "metrics" to be an array, got null'):
+        read_all(path, "codemachine")
+
+
+@pytest.mark.parametrize("export", [[1], {"scopeMetrics": [{"metrics": [{"name": "m", "type": "9"}]}]}])
+def test_codemachine_invalid_export_counted(tmp_path: Path, export: Any) -> None:
+    """An invalid metrics export or metric without data points still counts as one invalid record."""
+    path = tmp_path / "metrics.json"
+    path.write_text(
+        json.dumps({"version": 1, "service": "s", "type": "metrics", "metrics": [export]}), encoding="utf-8"
+    )
+
+    skipped = [item for item in read_all(path, "codemachine") if isinstance(item, Skipped)]
+
+    assert [item.count for item in skipped] == [1]
+
+
+@pytest.mark.parametrize(
+    ("value", "arrives"), [(2**70, True), (nested_list(MAX_VALUE_DEPTH), True), (nested_list(300), False)]
+)
+def test_codemachine_log_resource_orjson_limits(tmp_path: Path, value: Any, arrives: bool) -> None:
+    """A log resource with an integer beyond 64 bits or nesting beyond orjson's 255 levels is read."""
+    path = tmp_path / "logs.json"
+    log = {"timestamp": [1796413207, 0], "body": "x", "resource": {"service.name": "s", "extra": value}}
+    path.write_text(json.dumps({"version": 1, "service": "s", "logs": [log]}), encoding="utf-8")
+
+    items = read_all(path, "codemachine")
+
+    assert [type(item).__name__ for item in items if not isinstance(item, Notice)] == [
+        "LogData" if arrives else "Skipped"
+    ]
+
+
+def test_jaeger_reference_type_not_string(tmp_path: Path) -> None:
+    """A Jaeger reference whose refType is an array is an invalid span, not a TypeError."""
+    path = tmp_path / "jaeger.json"
+    span = {"traceID": TRACE_ID, "spanID": span_id(1), "operationName": "x", "startTime": 1, "duration": 1}
+    span["references"] = [{"refType": ["CHILD_OF"], "traceID": TRACE_ID, "spanID": span_id(2)}]
+    span["processID"] = "p1"
+    trace = {"traceID": TRACE_ID, "spans": [span], "processes": {"p1": {"serviceName": "shop"}}}
+    path.write_text(json.dumps({"data": [trace]}), encoding="utf-8")
+
+    items = read_all(path, "jaeger")
+
+    assert [type(item) for item in items] == [Skipped]
+    assert "unknown reference type" in items[0].message
+
+
+def test_otlp_file_ends_inside_utf8_sequence(tmp_path: Path) -> None:
+    """An OTLP/JSON file that ends inside a UTF-8 sequence is an InputError naming the offset."""
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(otlp_line(1).encode() + b"\n\xc2")
+
+    with pytest.raises(InputError, match="ends inside a UTF-8 sequence, at byte offset"):
+        read_all(path, "otlp-json")

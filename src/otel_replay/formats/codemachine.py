@@ -156,7 +156,7 @@ def _read_service(path: Path, json_service: object, notices: list[Notice]) -> st
 
 
 def _require_array(path: Path, document: Mapping[str, object], key: str) -> list[object]:
-    records = document[key]
+    records = document.get(key)
     if not isinstance(records, list):
         raise InputError(path, f'expected "{key}" to be an array, got {json_type(records)}')
     return records
@@ -225,7 +225,8 @@ def _read_metrics(path: Path, json_exports: list[object], service: str | None) -
             )
         except (RecordError, RecursionError) as caught:
             error = as_record_error(caught)
-            points = sum(len(_list_field(metric, "dataPoints")) for metric in _export_metrics(json_export))
+            # An invalid export counts as at least one record, so that its error is in the counts too.
+            points = max(1, sum(len(_list_field(metric, "dataPoints")) for metric in _export_metrics(json_export)))
             yield Skipped(
                 Signal.METRICS, Location(path, index, error.field), _INVALID, f"{error.message}. {_HINT}", points
             )
@@ -239,7 +240,7 @@ def _read_metrics(path: Path, json_exports: list[object], service: str | None) -
                 metric = _decode_metric(Location(path, index, field), json_metric, resource, scope, notices)
             except (RecordError, RecursionError) as caught:
                 error = as_record_error(caught)
-                points = len(_list_field(json_metric, "dataPoints"))
+                points = max(1, len(_list_field(json_metric, "dataPoints")))
                 yield Skipped(
                     Signal.METRICS,
                     Location(path, index, f"{field}.{error.field}"),
@@ -519,7 +520,12 @@ def _decode_log_resource(
     if not isinstance(json_resource, dict):
         raise RecordError("resource", f"expected an object of attributes, got {json_type(json_resource)}")
 
-    key = orjson.dumps(json_resource, default=str, option=orjson.OPT_SORT_KEYS)
+    try:
+        key = orjson.dumps(json_resource, default=str, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        # orjson rejects integers beyond 64 bits and nesting beyond 255 levels; the standard
+        # library writes both, and raises RecursionError only far deeper.
+        key = json.dumps(json_resource, default=str, sort_keys=True).encode()
     cached = resources.get(key)
     if cached is not None:
         return cached

@@ -438,7 +438,7 @@ def _decode_references(json_references: object, trace_id: int) -> tuple[int, tup
         field = f"references[{number}]"
         reference = _require_object(json_reference, "reference", field)
         ref_type = reference.get("refType")
-        if ref_type not in _REF_TYPE_VALUES:
+        if not isinstance(ref_type, str) or ref_type not in _REF_TYPE_VALUES:
             msg = f"unknown reference type {show(ref_type)}: expected {_CHILD_OF} or {_FOLLOWS_FROM}"
             raise RecordError(f"{field}.refType", msg)
         ref_trace_id = _decode_id(reference.get("traceID"), f"{field}.traceID", 32)

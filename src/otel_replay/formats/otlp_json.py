@@ -285,6 +285,10 @@ class _Documents:
         try:
             return self._decoder.decode(data, final)
         except UnicodeDecodeError as error:
+            if error.start >= len(data):
+                # The final flush fails on bytes held back from earlier chunks, not on `data`.
+                msg = f"not UTF-8 text: the file ends inside a UTF-8 sequence, at byte offset {self._consumed_bytes}"
+                raise InputError(self._path, msg) from error
             offset = self._consumed_bytes - len(data) + error.start
             msg = f"not UTF-8 text: invalid byte 0x{data[error.start]:02x} at byte offset {offset}"
             raise InputError(self._path, msg) from error
