@@ -30,7 +30,7 @@ from typing import BinaryIO, Final
 
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.formats.compression import open_binary
-from otel_replay.formats.limits import as_record_error, max_record_bytes, raw_decode, too_large
+from otel_replay.formats.limits import as_record_error, growth_read_size, max_record_bytes, raw_decode, too_large
 from otel_replay.model import (
     EventData,
     Item,
@@ -227,7 +227,7 @@ class _Scanner:
     def _fill(self) -> None:
         # Read at least as much as is pending, so an object spanning many chunks is parsed a
         # logarithmic number of times instead of once per chunk.
-        data = self._read(max(_CHUNK_SIZE, len(self.buffer) - self.position))
+        data = self._read(max(_CHUNK_SIZE, growth_read_size(len(self.buffer) - self.position)))
         self.at_end = not data
         self.buffer = self.buffer[self.position :] + self.decoder.decode(data, final=self.at_end)
         self.position = 0

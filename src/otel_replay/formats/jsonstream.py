@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 from typing import BinaryIO, Final
 
-from otel_replay.formats.limits import max_record_bytes, raw_decode, too_large
+from otel_replay.formats.limits import growth_read_size, max_record_bytes, raw_decode, too_large
 
 __all__ = ["JsonSyntaxError", "JsonValueStream"]
 
@@ -119,7 +119,7 @@ class JsonValueStream:
         pending = len(self._text) - self._position
         if pending > max_record_bytes():
             raise JsonSyntaxError(f"{too_large('the JSON value')} (line {self.line()})", truncated=False)
-        return self._fill(pending)
+        return self._fill(growth_read_size(pending))
 
     def _fill(self, size: int) -> bool:
         """Append at least `size` more characters to the buffer; return False at the end of the file.

@@ -28,6 +28,7 @@ __all__ = [
     "TOO_DEEP",
     "as_record_error",
     "decode_document",
+    "growth_read_size",
     "guard",
     "max_record_bytes",
     "raw_decode",
@@ -75,6 +76,16 @@ def record_size_limit(size: int) -> Iterator[None]:
 def too_large(subject: str) -> str:
     """Return the message for a `subject` (such as "line 3") longer than the record size limit."""
     return f"{subject} is longer than the maximum record size of {max_record_bytes()} bytes, set by --max-record-bytes"
+
+
+def growth_read_size(pending: int) -> int:
+    """Return how much more to read for a record of which `pending` bytes are buffered.
+
+    Readers double their buffer for a long record, so that it is parsed a logarithmic number
+    of times. Near the limit the next read only needs to cross it, which keeps the buffer
+    at about the limit instead of twice it.
+    """
+    return max(1, min(pending, max_record_bytes() + 1 - pending))
 
 
 def raw_decode(decoder: json.JSONDecoder, text: str, position: int) -> tuple[object, int]:

@@ -39,7 +39,14 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.formats.compression import open_binary
-from otel_replay.formats.limits import TOO_DEEP, as_record_error, max_record_bytes, raw_decode, too_large
+from otel_replay.formats.limits import (
+    TOO_DEEP,
+    as_record_error,
+    growth_read_size,
+    max_record_bytes,
+    raw_decode,
+    too_large,
+)
 from otel_replay.formats.otlp_records import LAYOUTS, RecordConverter, SignalLayout
 from otel_replay.model import Item, Location, Notice, ResourceData, ScopeData, Signal
 from otel_replay.values import decode_text, json_type, show
@@ -185,7 +192,7 @@ class _Documents:
             scanned = len(self._buffer) - self._position
             if scanned > limit:
                 return self._skip_line(), False
-            if not self._read_more(scanned):
+            if not self._read_more(growth_read_size(scanned)):
                 end = len(self._buffer)
                 break
             end = self._buffer.find("\n", self._position + scanned)
@@ -215,7 +222,7 @@ class _Documents:
                 pending = len(self._buffer) - self._position
                 if self._maybe_incomplete(error) and pending > max_record_bytes():
                     self._fail(too_large(f"the document that starts at line {self._line}"))
-                if self._maybe_incomplete(error) and self._read_more(pending):
+                if self._maybe_incomplete(error) and self._read_more(growth_read_size(pending)):
                     continue
                 self._fail_json(error)
             if end - self._position > max_record_bytes():
