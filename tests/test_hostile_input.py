@@ -11,7 +11,7 @@ import pytest
 import zstandard
 
 from otel_replay.errors import InputError
-from otel_replay.formats import by_name, detect
+from otel_replay.formats import by_name, console, detect, limits
 from otel_replay.formats.limits import MAX_VALUE_DEPTH, record_size_limit
 from otel_replay.model import Item, Notice, Skipped, SpanData
 from otel_replay.receiver import OTLPReceiver
@@ -394,3 +394,25 @@ def test_otlp_file_ends_inside_utf8_sequence(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="ends inside a UTF-8 sequence, at byte offset"):
         read_all(path, "otlp-json")
+
+
+@pytest.mark.parametrize("line", ['{"name":', '{"name": [', '{"body": {"a": ['])
+def test_console_nested_lines_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
+    """Lines that each open an object nested in the previous one are parsed a bounded number of times.
+
+    Parsing again from every such line took time quadratic in the number of lines.
+    """
+    path = tmp_path / "console.txt"
+    path.write_text((line + "\n") * 20_000, encoding="utf-8")
+    calls = []
+
+    def counting_raw_decode(decoder: json.JSONDecoder, text: str, position: int) -> tuple[object, int]:
+        calls.append(position)
+        return limits.raw_decode(decoder, text, position)
+
+    monkeypatch.setattr(console, "raw_decode", counting_raw_decode)
+
+    with pytest.raises(InputError, match="looks truncated"):
+        read_all(path, "python-console")
+
+    assert len(calls) < 1000

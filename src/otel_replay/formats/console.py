@@ -287,15 +287,22 @@ class _Scanner:
             self.truncated_reason = error.msg
             return None
 
+        # The lines before the one with the error continue the invalid object, so they are
+        # skipped with it. Parsing each of them again could take time quadratic in the file's
+        # size, since every line that opens an array or object nests into the next one.
+        resume = max(line_end, self.buffer.rfind("\n", 0, error.pos) + 1)
+        line_count = max(1, self.buffer.count("\n", self.position, resume))
+
         piece = None
         record_start = _RECORD_START.match(self.buffer, self.position)
         if record_start is not None:
             error_line = self.line + self.buffer.count("\n", self.position, error.pos)
             message = f"invalid JSON at line {error_line} column {error.colno}: {error.msg}"
-            piece = _Piece(self.line, 1, error=message, first_key=record_start.group(1))
+            piece = _Piece(self.line, line_count, error=message, first_key=record_start.group(1))
         else:
-            self.count_other(self.line)
-        self._skip_to(line_end)
+            self.count_other(self.line, line_count)
+        self.position = resume
+        self.line += line_count
         return piece
 
 
