@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -55,6 +55,7 @@ _NESTING_REPORTED: Final = 200
 _JSON_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 _max_record_bytes: Final[ContextVar[int]] = ContextVar("max_record_bytes", default=DEFAULT_MAX_RECORD_BYTES)
 _INVALID: Final = "invalid"
+_SCALAR_TYPES: Final = frozenset({str, int, float, bool, bytes, type(None)})
 _HINT: Final = "Fix or remove this record to send it; the other records are sent."
 
 
@@ -217,35 +218,34 @@ class _DepthChecker:
 
 def _record_field(item: SpanData | LogData | MetricData) -> str | None:
     """Return the first field of a record whose value is nested too deeply, or None."""
-    if isinstance(item, SpanData):
-        fields = [("attributes", item.attributes)]
-        fields += [(f"events[{number}].attributes", event.attributes) for number, event in enumerate(item.events)]
-        fields += [(f"links[{number}].attributes", link.attributes) for number, link in enumerate(item.links)]
-    elif isinstance(item, LogData):
-        if _too_deep([item.body]):
+    if isinstance(item, LogData):
+        if _too_deep(item.body):
             return "body"
-        fields = [("attributes", item.attributes)]
-    else:
-        fields = [("metadata", item.metadata)]
-        fields += [(f"points[{number}].attributes", point.attributes) for number, point in enumerate(item.points)]
+        return _attributes_field(item.attributes, "attributes")
+    if isinstance(item, MetricData):
+        field = _attributes_field(item.metadata, "metadata")
+        for number, point in enumerate(item.points):
+            field = field or _attributes_field(point.attributes, f"points[{number}].attributes")
+        return field
 
-    for name, attributes in fields:
-        field = _attributes_field(attributes, name)
-        if field is not None:
-            return field
-    return None
+    field = _attributes_field(item.attributes, "attributes")
+    for number, event in enumerate(item.events):
+        field = field or _attributes_field(event.attributes, f"events[{number}].attributes")
+    for number, link in enumerate(item.links):
+        field = field or _attributes_field(link.attributes, f"links[{number}].attributes")
+    return field
 
 
 def _attributes_field(attributes: Mapping[str, AnyValue], name: str) -> str | None:
     for key, value in attributes.items():
-        if _too_deep([value]):
+        if type(value) not in _SCALAR_TYPES and _too_deep(value):
             return f"{name}[{key!r}]"
     return None
 
 
-def _too_deep(values: Iterable[AnyValue]) -> bool:
-    """Tell whether any of `values` nests arrays and maps deeper than `MAX_VALUE_DEPTH`, without recursion."""
-    pending: list[tuple[AnyValue, int]] = [(value, 1) for value in values if _is_container(value)]
+def _too_deep(value: AnyValue) -> bool:
+    """Tell whether `value` nests arrays and maps deeper than `MAX_VALUE_DEPTH`, without recursion."""
+    pending: list[tuple[AnyValue, int]] = [(value, 1)] if _is_container(value) else []
     while pending:
         value, depth = pending.pop()
         if depth > MAX_VALUE_DEPTH:
@@ -256,4 +256,4 @@ def _too_deep(values: Iterable[AnyValue]) -> bool:
 
 
 def _is_container(value: AnyValue) -> bool:
-    return isinstance(value, (list, tuple, dict, Mapping))
+    return type(value) not in _SCALAR_TYPES and isinstance(value, (list, tuple, dict, Mapping))
