@@ -575,8 +575,12 @@ def check_summary(result_stdout: str) -> dict[str, Any]:
 
 
 @CLI_SETTINGS
-@given(hostile=st.lists(hostile_lines(), min_size=1, max_size=4), oversized=st.booleans())
-def test_cli_valid_lines_among_hostile(tmp_path: Path, hostile: list[Any], oversized: bool) -> None:
+@given(
+    hostile=st.lists(hostile_lines(), min_size=1, max_size=4),
+    oversized=st.booleans(),
+    broken=st.sampled_from(["", "{not json", '{"resourceSpans": [{"scopeSpans": [', "\x00\x00", "[1, 2]]"]),
+)
+def test_cli_valid_lines_among_hostile(tmp_path: Path, hostile: list[Any], oversized: bool, broken: str) -> None:
     """Through the real CLI into a real receiver, every valid line of a file with hostile lines arrives."""
     valid_ids = [f"aaaaaaaaaaaaaa{number:02x}" for number in range(len(hostile) + 1)]
     lines = [json.dumps(otlp_span_line(valid_ids[0], "valid"))]
@@ -585,6 +589,8 @@ def test_cli_valid_lines_among_hostile(tmp_path: Path, hostile: list[Any], overs
         lines.append(json.dumps(otlp_span_line(valid_ids[number], "valid")))
     if oversized:
         lines.insert(1, json.dumps(otlp_span_line("bbbbbbbbbbbbbbbb", "x" * 5000)))
+    if broken:
+        lines.insert(-1, broken)
     path = tmp_path / "spans.jsonl"
     path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass") + b"\n")
 
@@ -603,6 +609,9 @@ def test_cli_valid_lines_among_hostile(tmp_path: Path, hostile: list[Any], overs
     if oversized:
         assert result.exit_code == 1
         assert "line 2 is longer than the maximum record size of 4096 bytes" in result.stderr
+    if broken:
+        assert result.exit_code == 1
+        assert "is not valid JSON" in result.stderr
 
 
 @CLI_SETTINGS

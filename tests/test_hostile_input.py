@@ -416,3 +416,57 @@ def test_console_nested_lines_parsed_once(tmp_path: Path, monkeypatch: pytest.Mo
         read_all(path, "python-console")
 
     assert len(calls) < 1000
+
+
+# --- invalid lines in OTLP/JSON lines --------------------------------------------------
+
+BROKEN_LINES = [
+    pytest.param("{not json", "Expecting property name enclosed in double quotes at column 2", id="garbage"),
+    pytest.param('{"resourceLogs": [{"scopeLogs": [', "the line ends inside a JSON value", id="cut"),
+]
+
+
+@pytest.mark.parametrize(("broken", "problem"), BROKEN_LINES)
+def test_invalid_otlp_line_skipped(tmp_path: Path, receiver: OTLPReceiver, broken: str, problem: str) -> None:
+    """A line of invalid JSON between valid ones is skipped as one invalid record, and the next lines are sent."""
+    path = tmp_path / "spans.jsonl"
+    path.write_text("\n".join([otlp_line(1), broken, otlp_line(3)]) + "\n", encoding="utf-8")
+
+    result = run_cli("replay", path, "--endpoint", receiver.url, "--json")
+
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 1
+    assert received_span_ids(receiver) == [span_id(1), span_id(3)]
+    assert summary["file_errors"] == 0
+    assert f"{path}: record 1: line 2 is not valid JSON ({problem})" in result.stderr
+
+
+def test_invalid_otlp_line_signal_guessed(tmp_path: Path) -> None:
+    """A skipped line counts for the signal its request names."""
+    path = tmp_path / "logs.jsonl"
+    path.write_text("\n".join([otlp_line(1), '{"resourceLogs": [oops', otlp_line(3)]) + "\n", encoding="utf-8")
+
+    skipped = [item for item in read_all(path, "otlp-json") if isinstance(item, Skipped)]
+
+    assert [item.signal.value for item in skipped] == ["logs"]
+
+
+def test_invalid_otlp_line_after_pretty_document_stops(tmp_path: Path) -> None:
+    """After a pretty-printed document, where lines are not documents, invalid JSON ends the file."""
+    path = tmp_path / "spans.json"
+    pretty = json.dumps(json.loads(otlp_line(1)), indent=2)
+    path.write_text("\n".join([pretty, "{not json", otlp_line(3)]) + "\n", encoding="utf-8")
+
+    with pytest.raises(InputError, match="invalid JSON in the document that starts at line"):
+        read_all(path, "otlp-json")
+
+
+def test_otlp_non_object_document_skipped(tmp_path: Path) -> None:
+    """A later document that is valid JSON but not an object is skipped, and the next one is read."""
+    path = tmp_path / "spans.jsonl"
+    path.write_text("\n".join([otlp_line(1), "null", otlp_line(3)]) + "\n", encoding="utf-8")
+
+    items = read_all(path, "otlp-json")
+
+    assert [type(item) for item in items] == [SpanData, Skipped, SpanData]
+    assert "expected an OTLP export request (a JSON object) at line 2, got null" in items[1].message

@@ -151,6 +151,7 @@ class _Documents:
         self._eof = False
         self._in_array = False
         self._count = 0
+        self._one_per_line = True  # every document so far was on a line of its own
 
     def __iter__(self) -> Iterator[_Document]:
         while self._skip_separators():
@@ -198,8 +199,9 @@ class _Documents:
             end = self._buffer.find("\n", self._position + scanned)
         if end - self._position > limit:
             signal = _guess_signal(self._buffer, self._position)
+            msg = f"{too_large(f'line {self._line}')}, so it was skipped unread and counts as one record"
             self._advance(end)
-            return _OversizedLine(signal), False
+            return _SkippedLine(signal, msg), False
 
         line_text = self._buffer[self._position : end].rstrip()
         if self._in_array and line_text.endswith(","):
@@ -224,16 +226,46 @@ class _Documents:
                     self._fail(too_large(f"the document that starts at line {self._line}"))
                 if self._maybe_incomplete(error) and self._read_more(growth_read_size(pending)):
                     continue
+                skipped = self._skip_invalid_line(error)
+                if skipped is not None:
+                    return skipped, False
                 self._fail_json(error)
             if end - self._position > max_record_bytes():
                 self._fail(too_large(f"the document that starts at line {self._line}"))
+            if self._buffer.count("\n", self._position, end):
+                self._one_per_line = False
             has_lone_surrogates = _SURROGATE_ESCAPE.search(self._buffer, self._position, end) is not None
             self._advance(end)
             return value, has_lone_surrogates
 
-    def _skip_line(self) -> _OversizedLine:
+    def _skip_invalid_line(self, error: json.JSONDecodeError) -> _SkippedLine | None:
+        """Skip a line that is not valid JSON, when the file has one document per line and more lines follow.
+
+        Return None where the document's end cannot be known, or the line is the last, whose
+        error reports a truncated or damaged file as before.
+        """
+        end = self._buffer.find("\n", self._position)
+        if not self._one_per_line or self._count == 0 or end == -1:
+            return None
+        if error.pos < end:
+            problem = f"{error.msg} at column {error.pos - self._position + 1}"
+        else:
+            problem = "the line ends inside a JSON value"
+
+        # Reading more keeps the position at the line's start, so `end` is found again.
+        while not self._buffer[end:].strip() and self._read_more():
+            end = self._buffer.find("\n", self._position)
+        if not self._buffer[end:].strip():
+            return None
+        signal = _guess_signal(self._buffer, self._position)
+        msg = f"line {self._line} is not valid JSON ({problem}), so it was skipped and counts as one record"
+        self._advance(end)
+        return _SkippedLine(signal, msg)
+
+    def _skip_line(self) -> _SkippedLine:
         """Discard the rest of a line longer than the record size limit, reading on without buffering it."""
         signal = _guess_signal(self._buffer, self._position)
+        msg = f"{too_large(f'line {self._line}')}, so it was skipped unread and counts as one record"
         self._buffer = ""
         self._position = 0
         self._decoder.reset()  # the bytes after a line break start a fresh UTF-8 sequence
@@ -241,11 +273,11 @@ class _Documents:
             data = self._read_bytes(_CHUNK_BYTES)
             if not data:
                 self._eof = True
-                return _OversizedLine(signal)
+                return _SkippedLine(signal, msg)
             newline = data.find(b"\n")
             if newline != -1:
                 self._buffer = self._decode(data[newline:], final=False)
-                return _OversizedLine(signal)
+                return _SkippedLine(signal, msg)
 
     def _maybe_incomplete(self, error: json.JSONDecodeError) -> bool:
         return error.msg.startswith("Unterminated string") or error.pos >= len(self._buffer) - _INCOMPLETE_MARGIN
@@ -315,10 +347,11 @@ class _Documents:
 
 
 @dataclass(frozen=True, slots=True)
-class _OversizedLine:
-    """A line longer than the record size limit, read past without being parsed."""
+class _SkippedLine:
+    """A line read past without its records: longer than the record size limit, or not valid JSON."""
 
     signal: Signal
+    message: str
 
 
 def _guess_signal(text: str, position: int) -> Signal:
@@ -337,16 +370,18 @@ def _guess_signal(text: str, position: int) -> Signal:
 def _read_document(converter: RecordConverter, document: _Document) -> Iterator[Item]:
     path = converter.path
     value = document.value
-    if isinstance(value, _OversizedLine):
+    if isinstance(value, _SkippedLine):
         # Its records were never parsed, so the line counts as one record of the signal it names.
-        msg = f"{too_large(f'line {document.line}')}, so it was skipped unread and counts as one record"
-        yield converter.skip(value.signal, "", msg)
+        yield converter.skip(value.signal, "", value.message)
         return
     if not isinstance(value, dict):
         msg = f"expected an OTLP export request (a JSON object) at line {document.line}, got {json_type(value)}"
         if document.number == 1:
             raise NotTelemetryError(path, msg)
-        raise InputError(path, msg)
+        # The document parsed, so the next one starts after it. It names no signal, so it
+        # counts as one span.
+        yield converter.skip(Signal.TRACES, "", f"{msg}; it was skipped and counts as one span")
+        return
 
     found = False
     for layout in LAYOUTS:
