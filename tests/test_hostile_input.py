@@ -245,6 +245,7 @@ def test_otlp_value_too_deep_skipped(tmp_path: Path, depth: int) -> None:
 
     assert [type(item) for item in items] == [Skipped, SpanData]
     assert items[0].location.index == 0
+    assert items[0].location.field.startswith("resourceSpans[0].scopeSpans[0].spans[0]")
     assert "nested deeper than 30 levels" in items[0].message
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from otel_replay.errors import InputError, RecordError
-from otel_replay.model import AnyValue, Item, LogData, MetricData, Notice, Skipped, SpanData
+from otel_replay.model import AnyValue, Item, Location, LogData, MetricData, Notice, Skipped, SpanData
 
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
@@ -204,7 +204,10 @@ class _DepthChecker:
             return None
 
         count = len(item.points) if isinstance(item, MetricData) else 1
-        location = type(item.location)(item.location.path, item.location.index, field)
+        # Readers of nested formats locate a record by its path in the document, such as
+        # resourceSpans[0].scopeSpans[0].spans[2]; the field inside the record follows it.
+        record_path = item.location.field
+        location = Location(item.location.path, item.location.index, f"{record_path}.{field}" if record_path else field)
         return Skipped(item.signal, location, _INVALID, f"{TOO_DEEP}. {_HINT}", count)
 
     def _shared_field(self, shared: object, name: str) -> str | None:
