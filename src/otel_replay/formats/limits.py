@@ -43,9 +43,9 @@ MAX_VALUE_DEPTH: Final = 30
 """Deepest nesting of arrays and maps in one attribute value or log body; a scalar has depth 0.
 
 The Python protobuf runtime (upb, checked with protobuf 7.36) rejects a message nested more
-than 100 levels deep, so a receiver built on it would reject the whole request. A span
-attribute nested 30 maps deep is 96 messages deep inside an export request, because each map
-level costs 3 messages (KeyValueList, KeyValue, AnyValue); a metric point's is 98.
+than 100 levels deep, so a receiver built on it would reject the whole request. Each map
+level costs 3 messages (KeyValueList, KeyValue, AnyValue). So a span attribute nested 30 maps
+deep is 96 messages deep inside an export request, and a metric point's is 98.
 """
 
 TOO_DEEP: Final = f"arrays and maps nested deeper than {MAX_VALUE_DEPTH} levels, which otel-replay does not send"
