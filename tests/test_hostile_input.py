@@ -471,3 +471,42 @@ def test_otlp_non_object_document_skipped(tmp_path: Path) -> None:
 
     assert [type(item) for item in items] == [SpanData, Skipped, SpanData]
     assert "expected an OTLP export request (a JSON object) at line 2, got null" in items[1].message
+
+
+def test_inspect_max_record_bytes(tmp_path: Path) -> None:
+    """inspect takes --max-record-bytes and lists the long line as invalid."""
+    path = tmp_path / "spans.jsonl"
+    long_line = otlp_line(2, [{"key": "long", "value": {"stringValue": LONG_STRING}}])
+    path.write_text("\n".join([otlp_line(1), long_line, otlp_line(3)]) + "\n", encoding="utf-8")
+
+    result = run_cli("inspect", path, "--max-record-bytes", str(LIMIT), "--json")
+
+    report = json.loads(result.stdout)["files"][0]
+    assert result.exit_code == 1
+    assert report["invalid"] == {"traces": 1}
+    assert "line 2 is longer than the maximum record size" in report["problems"][0]
+
+
+def test_convert_max_record_bytes(tmp_path: Path) -> None:
+    """convert takes --max-record-bytes and writes the lines around the long one."""
+    path = tmp_path / "spans.jsonl"
+    output = tmp_path / "out.jsonl"
+    long_line = otlp_line(2, [{"key": "long", "value": {"stringValue": LONG_STRING}}])
+    path.write_text("\n".join([otlp_line(1), long_line, otlp_line(3)]) + "\n", encoding="utf-8")
+
+    result = run_cli("convert", path, "--output", output, "--max-record-bytes", str(LIMIT))
+
+    written = [span["spanId"] for line in output.read_text(encoding="utf-8").splitlines() for span in spans_of(line)]
+    assert result.exit_code == 1
+    assert written == [span_id(1), span_id(3)]
+
+
+def spans_of(line: str) -> list[dict[str, Any]]:
+    """Return the spans of one OTLP/JSON request line."""
+    request = json.loads(line)
+    return [
+        span
+        for resource_spans in request.get("resourceSpans", [])
+        for scope_spans in resource_spans["scopeSpans"]
+        for span in scope_spans["spans"]
+    ]
