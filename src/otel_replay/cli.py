@@ -19,6 +19,7 @@ from otel_replay.discover import Source
 from otel_replay.errors import ReplayError, UsageError
 from otel_replay.export import BatchExporter, ExportSettings, display_url, resolve_endpoint, secret_values
 from otel_replay.filters import RecordFilter
+from otel_replay.formats.limits import DEFAULT_MAX_RECORD_BYTES, record_size_limit
 from otel_replay.interrupt import Interruption
 from otel_replay.ledger import Ledger
 from otel_replay.model import AnyValue, Signal
@@ -241,6 +242,16 @@ FormatOption = Annotated[
         show_default=False,
     ),
 ]
+MaxRecordBytesOption = Annotated[
+    int,
+    typer.Option(
+        "--max-record-bytes",
+        metavar="BYTES",
+        min=1024,
+        help="Largest line, document, message or JSON value read into memory, in bytes. A longer line of "
+        "OTLP/JSON or console output is skipped as invalid; a longer document or message ends its file with an error.",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print errors only: no progress bar, warnings or summary table.")
@@ -429,6 +440,7 @@ def replay_command(
     until: UntilOption = None,
     name: NameOption = None,
     dry_run: DryRunOption = False,
+    max_record_bytes: MaxRecordBytesOption = DEFAULT_MAX_RECORD_BYTES,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -451,7 +463,7 @@ def replay_command(
         otel-replay replay traces/ --shift-to-now --new-ids --pace real --loop 0
     """
     _configure_logging(quiet=quiet, verbose=verbose)
-    with _errors_to_exit(), ExitStack() as resources:
+    with _errors_to_exit(), record_size_limit(max_record_bytes), ExitStack() as resources:
         settings = ExportSettings(
             endpoint=endpoint,
             traces_endpoint=traces_endpoint,
@@ -536,6 +548,7 @@ def demo_command(
 def inspect_command(
     paths: PathsArgument,
     file_format: FormatOption = None,
+    max_record_bytes: MaxRecordBytesOption = DEFAULT_MAX_RECORD_BYTES,
     json_output: JsonOption = False,
 ) -> None:
     """Describe telemetry files before replaying them; nothing is sent.
@@ -553,7 +566,7 @@ def inspect_command(
     from otel_replay.inspect import inspect
 
     _configure_logging(quiet=True, verbose=False)
-    with _errors_to_exit():
+    with _errors_to_exit(), record_size_limit(max_record_bytes):
         reports = inspect(paths, file_format)
 
     failed = any(report.invalid or (report.error and report.format) for report in reports)
@@ -593,6 +606,7 @@ def convert_command(
     since: SinceOption = None,
     until: UntilOption = None,
     name: NameOption = None,
+    max_record_bytes: MaxRecordBytesOption = DEFAULT_MAX_RECORD_BYTES,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -610,7 +624,7 @@ def convert_command(
     from otel_replay.write import OTLPJsonWriter
 
     _configure_logging(quiet=quiet, verbose=False)
-    with _errors_to_exit():
+    with _errors_to_exit(), record_size_limit(max_record_bytes):
         options = ReplayOptions(
             signals=_parse_signals(signals),
             dedupe=not no_dedupe,

@@ -10,6 +10,7 @@ from typing import Final
 from otel_replay.errors import InputError, UsageError
 from otel_replay.formats import codemachine, console, jaeger, otlp_json, otlp_proto, zipkin
 from otel_replay.formats.compression import open_binary
+from otel_replay.formats.limits import guard
 from otel_replay.model import Item
 
 __all__ = ["FORMATS", "SNIFF_SIZE", "Format", "by_name", "detect", "open_binary"]
@@ -26,14 +27,21 @@ class Format:
 
 
 FORMATS: Final = (
-    Format(codemachine.NAME, "CodeMachine CLI trace, log and metrics files", codemachine.sniff, codemachine.read),
-    Format(otlp_json.NAME, "OTLP/JSON requests, one per line or pretty-printed", otlp_json.sniff, otlp_json.read),
-    Format(jaeger.NAME, "Jaeger UI download or query API JSON", jaeger.sniff, jaeger.read),
-    Format(zipkin.NAME, "Zipkin v2 JSON span list", zipkin.sniff, zipkin.read),
-    Format(console.NAME, "OpenTelemetry Python SDK console exporter output", console.sniff, console.read),
-    Format(otlp_proto.NAME, "OTLP protobuf requests, length-prefixed", otlp_proto.sniff, otlp_proto.read),
+    Format(
+        codemachine.NAME, "CodeMachine CLI trace, log and metrics files", codemachine.sniff, guard(codemachine.read)
+    ),
+    Format(
+        otlp_json.NAME, "OTLP/JSON requests, one per line or pretty-printed", otlp_json.sniff, guard(otlp_json.read)
+    ),
+    Format(jaeger.NAME, "Jaeger UI download or query API JSON", jaeger.sniff, guard(jaeger.read)),
+    Format(zipkin.NAME, "Zipkin v2 JSON span list", zipkin.sniff, guard(zipkin.read)),
+    Format(console.NAME, "OpenTelemetry Python SDK console exporter output", console.sniff, guard(console.read)),
+    Format(otlp_proto.NAME, "OTLP protobuf requests, length-prefixed", otlp_proto.sniff, guard(otlp_proto.read)),
 )
-"""Every supported format, in the order detection tries them; binary formats come last."""
+"""Every supported format, in the order detection tries them; binary formats come last.
+
+Each `read` is wrapped by `limits.guard`, which enforces the nesting limit on every record.
+"""
 
 SNIFF_SIZE: Final = 4096
 """Bytes of (decompressed) content that detection looks at."""

@@ -20,6 +20,7 @@ import orjson
 
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.formats.compression import open_binary
+from otel_replay.formats.limits import as_record_error, decode_document, max_record_bytes, raw_decode, too_large
 from otel_replay.model import (
     AnyValue,
     EventData,
@@ -87,7 +88,7 @@ def read(path: Path) -> Iterator[Item]:
     """
     text = _read_text(path)
     try:
-        document = _DECODER.decode(text)
+        document = decode_document(_DECODER, text)
     except json.JSONDecodeError as error:
         yield from _salvage(path, text, error)
         return
@@ -99,11 +100,17 @@ def read(path: Path) -> Iterator[Item]:
 
 
 def _read_text(path: Path) -> str:
+    # TODO: the record size limit applies to the whole file, because it is parsed as one
+    # document. Reading its records one at a time would lift that.
+    limit = max_record_bytes()
     try:
         with open_binary(path) as file:
-            data = file.read()
+            data = file.read(limit + 1)
     except (OSError, EOFError) as error:
         raise InputError(path, f"cannot read or decompress the file: {error}") from error
+    if len(data) > limit:
+        msg = f"{too_large('the file')}; a CodeMachine file is one JSON document, read whole, so nothing was read"
+        raise InputError(path, msg)
 
     try:
         return data.decode("utf-8-sig")
@@ -149,7 +156,7 @@ def _read_service(path: Path, json_service: object, notices: list[Notice]) -> st
 
 
 def _require_array(path: Path, document: Mapping[str, object], key: str) -> list[object]:
-    records = document[key]
+    records = document.get(key)
     if not isinstance(records, list):
         raise InputError(path, f'expected "{key}" to be an array, got {json_type(records)}')
     return records
@@ -168,8 +175,8 @@ def _read_spans(path: Path, json_spans: list[object], service: str | None) -> It
         notices: list[Notice] = []
         try:
             span = _decode_span(path, index, json_span, resource, notices)
-        except RecordError as error:
-            yield _skip_invalid(Signal.TRACES, path, index, error)
+        except (RecordError, RecursionError) as error:
+            yield _skip_invalid(Signal.TRACES, path, index, as_record_error(error))
             continue
         yield span
         yield from notices
@@ -182,8 +189,8 @@ def _read_logs(path: Path, json_logs: list[object], service: str | None) -> Iter
         notices: list[Notice] = []
         try:
             log = _decode_log(path, index, json_log, resources, fallback, notices)
-        except RecordError as error:
-            yield _skip_invalid(Signal.LOGS, path, index, error)
+        except (RecordError, RecursionError) as error:
+            yield _skip_invalid(Signal.LOGS, path, index, as_record_error(error))
             continue
         yield log
         yield from notices
@@ -216,8 +223,10 @@ def _read_metrics(path: Path, json_exports: list[object], service: str | None) -
             resource = _decode_log_resource(
                 _require_object(json_export, "export").get("resource"), location, resources, fallback, notices
             )
-        except RecordError as error:
-            points = sum(len(_list_field(metric, "dataPoints")) for metric in _export_metrics(json_export))
+        except (RecordError, RecursionError) as caught:
+            error = as_record_error(caught)
+            # An invalid export counts as at least one record, so that its error is in the counts too.
+            points = max(1, sum(len(_list_field(metric, "dataPoints")) for metric in _export_metrics(json_export)))
             yield Skipped(
                 Signal.METRICS, Location(path, index, error.field), _INVALID, f"{error.message}. {_HINT}", points
             )
@@ -229,8 +238,9 @@ def _read_metrics(path: Path, json_exports: list[object], service: str | None) -
             try:
                 scope = _decode_scope(json_scope, scopes)
                 metric = _decode_metric(Location(path, index, field), json_metric, resource, scope, notices)
-            except RecordError as error:
-                points = len(_list_field(json_metric, "dataPoints"))
+            except (RecordError, RecursionError) as caught:
+                error = as_record_error(caught)
+                points = max(1, len(_list_field(json_metric, "dataPoints")))
                 yield Skipped(
                     Signal.METRICS,
                     Location(path, index, f"{field}.{error.field}"),
@@ -510,7 +520,12 @@ def _decode_log_resource(
     if not isinstance(json_resource, dict):
         raise RecordError("resource", f"expected an object of attributes, got {json_type(json_resource)}")
 
-    key = orjson.dumps(json_resource, default=str, option=orjson.OPT_SORT_KEYS)
+    try:
+        key = orjson.dumps(json_resource, default=str, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        # orjson rejects integers beyond 64 bits and nesting beyond 255 levels; the standard
+        # library writes both, and raises RecursionError only far deeper.
+        key = json.dumps(json_resource, default=str, sort_keys=True).encode()
     cached = resources.get(key)
     if cached is not None:
         return cached
@@ -602,7 +617,7 @@ def _complete_elements(text: str, position: int) -> tuple[list[object], int]:
         if position >= length or text[position] == "]":
             return elements, position
         try:
-            element, position = _DECODER.raw_decode(text, position)
+            element, position = raw_decode(_DECODER, text, position)
         except json.JSONDecodeError:
             return elements, position
         elements.append(element)

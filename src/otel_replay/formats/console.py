@@ -30,6 +30,7 @@ from typing import BinaryIO, Final
 
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.formats.compression import open_binary
+from otel_replay.formats.limits import as_record_error, growth_read_size, max_record_bytes, raw_decode, too_large
 from otel_replay.model import (
     EventData,
     Item,
@@ -177,6 +178,11 @@ class _Scanner:
         after_object = False
         while True:
             newline = self.buffer.find("\n", self.position)
+            if newline == -1 and not self.at_end and len(self.buffer) - self.position > max_record_bytes():
+                piece = self._skip_long_line()
+                if piece is not None:
+                    yield piece
+                continue
             if newline == -1 and not self.at_end:
                 self._fill()
                 continue
@@ -192,7 +198,7 @@ class _Scanner:
                 continue
 
             try:
-                json_object, end = _DECODER.raw_decode(self.buffer, self.position)
+                json_object, end = raw_decode(_DECODER, self.buffer, self.position)
             except json.JSONDecodeError as error:
                 piece = self._parse_failed(error, line_end)
                 if piece is not None:
@@ -202,7 +208,12 @@ class _Scanner:
                 continue
 
             line_count = self.buffer.count("\n", self.position, end) + 1
-            yield _Piece(self.line, line_count, json_object)
+            record_start = _RECORD_START.match(self.buffer, self.position)
+            if end - self.position > max_record_bytes() and record_start is not None:
+                subject = f"the JSON object that starts at line {self.line}"
+                yield _Piece(self.line, line_count, error=too_large(subject), first_key=record_start.group(1))
+            else:
+                yield _Piece(self.line, line_count, json_object)
             self.line += line_count - 1
             self.position = end
             after_object = True
@@ -216,9 +227,38 @@ class _Scanner:
     def _fill(self) -> None:
         # Read at least as much as is pending, so an object spanning many chunks is parsed a
         # logarithmic number of times instead of once per chunk.
-        size = max(_CHUNK_SIZE, len(self.buffer) - self.position)
+        data = self._read(max(_CHUNK_SIZE, growth_read_size(len(self.buffer) - self.position)))
+        self.at_end = not data
+        self.buffer = self.buffer[self.position :] + self.decoder.decode(data, final=self.at_end)
+        self.position = 0
+
+    def _skip_long_line(self) -> _Piece | None:
+        """Read past a line longer than the record size limit without buffering it.
+
+        Return an invalid record when the line starts like one; count it as other output otherwise.
+        """
+        record_start = _RECORD_START.match(self.buffer, self.position)
+        line = self.line
+        self.buffer = ""
+        self.position = 0
+        self.decoder.reset()  # the bytes after a line break start a fresh UTF-8 sequence
+        while not self.at_end:
+            data = self._read(_CHUNK_SIZE)
+            self.at_end = not data
+            newline = data.find(b"\n")
+            if newline != -1:
+                self.buffer = self.decoder.decode(data[newline + 1 :], final=False)
+                break
+        self.line += 1
+
+        if record_start is None:
+            self.count_other(line)
+            return None
+        return _Piece(line, 1, error=too_large(f"line {line}"), first_key=record_start.group(1))
+
+    def _read(self, size: int) -> bytes:
         try:
-            data = self.file.read(size)
+            return self.file.read(size)
         except (OSError, EOFError) as error:
             raise InputError(self.path, f"cannot read or decompress the file: {error}") from error
         except Exception as error:
@@ -226,10 +266,6 @@ class _Scanner:
             if type(error).__module__.startswith("zstandard"):
                 raise InputError(self.path, f"cannot decompress the file: {error}") from error
             raise
-
-        self.at_end = not data
-        self.buffer = self.buffer[self.position :] + self.decoder.decode(data, final=self.at_end)
-        self.position = 0
 
     def _skip_to(self, line_end: int) -> None:
         self.position = line_end
@@ -240,6 +276,9 @@ class _Scanner:
         # JSON strings hold no raw line breaks, so an error with no line break after it may be
         # the end of the data read so far rather than a mistake in the object.
         runs_to_end = self.buffer.find("\n", error.pos) == -1
+        if runs_to_end and not self.at_end and len(self.buffer) - self.position > max_record_bytes():
+            msg = f"{too_large(f'the JSON object that starts at line {self.line}')}; the records before it were read"
+            raise InputError(self.path, msg)
         if runs_to_end and not self.at_end:
             self._fill()
             return None
@@ -248,15 +287,22 @@ class _Scanner:
             self.truncated_reason = error.msg
             return None
 
+        # The lines before the one with the error continue the invalid object, so they are
+        # skipped with it. Parsing each of them again could take time quadratic in the file's
+        # size, since every line that opens an array or object nests into the next one.
+        resume = max(line_end, self.buffer.rfind("\n", 0, error.pos) + 1)
+        line_count = max(1, self.buffer.count("\n", self.position, resume))
+
         piece = None
         record_start = _RECORD_START.match(self.buffer, self.position)
         if record_start is not None:
             error_line = self.line + self.buffer.count("\n", self.position, error.pos)
             message = f"invalid JSON at line {error_line} column {error.colno}: {error.msg}"
-            piece = _Piece(self.line, 1, error=message, first_key=record_start.group(1))
+            piece = _Piece(self.line, line_count, error=message, first_key=record_start.group(1))
         else:
-            self.count_other(self.line)
-        self._skip_to(line_end)
+            self.count_other(self.line, line_count)
+        self.position = resume
+        self.line += line_count
         return piece
 
 
@@ -287,7 +333,8 @@ def _read_piece(
             record: SpanData | LogData = _decode_span(path, index, json_object, resources, notices)
         else:
             record = _decode_log(path, index, json_object, resources, notices)
-    except RecordError as error:
+    except (RecordError, RecursionError) as caught:
+        error = as_record_error(caught)
         return [Skipped(signal, Location(path, index, error.field), _INVALID, f"{error.message}. {_HINT}")]
     return [record, *notices]
 

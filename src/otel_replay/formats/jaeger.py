@@ -49,6 +49,7 @@ from typing import Final
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.formats.compression import open_binary
 from otel_replay.formats.jsonstream import JsonSyntaxError, JsonValueStream
+from otel_replay.formats.limits import as_record_error
 from otel_replay.model import (
     AnyValue,
     EventData,
@@ -248,14 +249,15 @@ class _Reader:
         try:
             span = _require_object(json_span, "span", where.prefix)
             resource = self._resource(trace, span, where, notices)
-        except RecordError as error:
-            yield self._skip(error)  # these errors name the field from the document's root
+        except (RecordError, RecursionError) as error:
+            yield self._skip(as_record_error(error))  # these errors name the field from the document's root
             return
 
         try:
             record = self._decode_span(span, resource, where, notices)
-        except RecordError as error:
-            yield self._skip(RecordError(where.field(error.field), error.message))
+        except (RecordError, RecursionError) as caught:
+            record_error = as_record_error(caught)
+            yield self._skip(RecordError(where.field(record_error.field), record_error.message))
             return
         self.yielded = True
         yield record
@@ -436,7 +438,7 @@ def _decode_references(json_references: object, trace_id: int) -> tuple[int, tup
         field = f"references[{number}]"
         reference = _require_object(json_reference, "reference", field)
         ref_type = reference.get("refType")
-        if ref_type not in _REF_TYPE_VALUES:
+        if not isinstance(ref_type, str) or ref_type not in _REF_TYPE_VALUES:
             msg = f"unknown reference type {show(ref_type)}: expected {_CHILD_OF} or {_FOLLOWS_FROM}"
             raise RecordError(f"{field}.refType", msg)
         ref_trace_id = _decode_id(reference.get("traceID"), f"{field}.traceID", 32)

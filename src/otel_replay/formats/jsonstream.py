@@ -7,6 +7,8 @@ import json
 from decimal import Decimal
 from typing import BinaryIO, Final
 
+from otel_replay.formats.limits import growth_read_size, max_record_bytes, raw_decode, too_large
+
 __all__ = ["JsonSyntaxError", "JsonValueStream"]
 
 _DECODER: Final = json.JSONDecoder(parse_float=Decimal)
@@ -95,20 +97,29 @@ class JsonValueStream:
             raise JsonSyntaxError("the file ends where a value was expected", truncated=True)
         while True:
             try:
-                value, end = _DECODER.raw_decode(self._text, self._position)
+                value, end = raw_decode(_DECODER, self._text, self._position)
             except json.JSONDecodeError as error:
-                if self._may_continue(error) and self._fill(len(self._text) - self._position):
+                if self._may_continue(error) and self._fill_value():
                     continue
                 raise self._decode_error(error) from error
             # A number at the end of the buffer may continue in the next chunk.
-            if end == len(self._text) and self._fill(_CHUNK_SIZE):
+            if end == len(self._text) and self._fill_value():
                 continue
+            if end - self._position > max_record_bytes():
+                raise JsonSyntaxError(f"{too_large('the JSON value')} (line {self.line()})", truncated=False)
             self._position = end
             return value
 
     def line(self) -> int:
         """Return the 1-based line number of the current position."""
         return self._lines_before + self._text.count("\n", 0, self._position) + 1
+
+    def _fill_value(self) -> bool:
+        """Read more of an incomplete value, as `_fill` does, unless it would exceed the record size limit."""
+        pending = len(self._text) - self._position
+        if pending > max_record_bytes():
+            raise JsonSyntaxError(f"{too_large('the JSON value')} (line {self.line()})", truncated=False)
+        return self._fill(growth_read_size(pending))
 
     def _fill(self, size: int) -> bool:
         """Append at least `size` more characters to the buffer; return False at the end of the file.

@@ -39,6 +39,14 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.formats.compression import open_binary
+from otel_replay.formats.limits import (
+    TOO_DEEP,
+    as_record_error,
+    growth_read_size,
+    max_record_bytes,
+    raw_decode,
+    too_large,
+)
 from otel_replay.formats.otlp_records import LAYOUTS, RecordConverter, SignalLayout
 from otel_replay.model import Item, Location, Notice, ResourceData, ScopeData, Signal
 from otel_replay.values import decode_text, json_type, show
@@ -54,6 +62,7 @@ _REQUEST_KEY: Final = (
 _BATCHES_KEY: Final = rb'"batches"\s*:\s*\[\s*\{\s*"(?:resource|scopeSpans|scope_spans|instrumentationLibrarySpans)"'
 _SNIFF: Final = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:\[\s*)?\{\s*(?:" + _REQUEST_KEY + rb"|" + _BATCHES_KEY + rb")")
 _CHUNK_BYTES: Final = 1 << 20
+_SIGNAL_GUESS_CHARS: Final = 4096
 _WHITESPACE: Final = re.compile(r"[ \t\r\n]*")
 # A lone surrogate can only come from a \uD800-\uDFFF escape, since the file is valid UTF-8.
 _SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
@@ -142,6 +151,7 @@ class _Documents:
         self._eof = False
         self._in_array = False
         self._count = 0
+        self._one_per_line = True  # every document so far was on a line of its own
 
     def __iter__(self) -> Iterator[_Document]:
         while self._skip_separators():
@@ -177,13 +187,21 @@ class _Documents:
             self._advance(self._position + 1)
 
     def _next_value(self) -> tuple[object, bool]:
+        limit = max_record_bytes()
         end = self._buffer.find("\n", self._position)
         while end == -1:
             scanned = len(self._buffer) - self._position
-            if not self._read_more(scanned):
+            if scanned > limit:
+                return self._skip_line(), False
+            if not self._read_more(growth_read_size(scanned)):
                 end = len(self._buffer)
                 break
             end = self._buffer.find("\n", self._position + scanned)
+        if end - self._position > limit:
+            signal = _guess_signal(self._buffer, self._position)
+            msg = f"{too_large(f'line {self._line}')}, so it was skipped unread and counts as one record"
+            self._advance(end)
+            return _SkippedLine(signal, msg), False
 
         line_text = self._buffer[self._position : end].rstrip()
         if self._in_array and line_text.endswith(","):
@@ -201,14 +219,65 @@ class _Documents:
     def _decode_value(self) -> tuple[object, bool]:
         while True:
             try:
-                value, end = _DECODER.raw_decode(self._buffer, self._position)
+                value, end = raw_decode(_DECODER, self._buffer, self._position)
             except json.JSONDecodeError as error:
-                if self._maybe_incomplete(error) and self._read_more(len(self._buffer) - self._position):
+                pending = len(self._buffer) - self._position
+                if self._maybe_incomplete(error) and pending > max_record_bytes():
+                    self._fail(too_large(f"the document that starts at line {self._line}"))
+                if self._maybe_incomplete(error) and self._read_more(growth_read_size(pending)):
                     continue
+                skipped = self._skip_invalid_line(error)
+                if skipped is not None:
+                    return skipped, False
                 self._fail_json(error)
+            if end - self._position > max_record_bytes():
+                self._fail(too_large(f"the document that starts at line {self._line}"))
+            if self._buffer.count("\n", self._position, end):
+                self._one_per_line = False
             has_lone_surrogates = _SURROGATE_ESCAPE.search(self._buffer, self._position, end) is not None
             self._advance(end)
             return value, has_lone_surrogates
+
+    def _skip_invalid_line(self, error: json.JSONDecodeError) -> _SkippedLine | None:
+        """Skip a line that is not valid JSON, when the file has one document per line and more lines follow.
+
+        Return None where the document's end cannot be known, or the line is the last, whose
+        error reports a truncated or damaged file as before.
+        """
+        end = self._buffer.find("\n", self._position)
+        if not self._one_per_line or self._count == 0 or end == -1:
+            return None
+        if error.pos < end:
+            problem = f"{error.msg} at column {error.pos - self._position + 1}"
+        else:
+            problem = "the line ends inside a JSON value"
+
+        # Reading more keeps the position at the line's start, so `end` is found again.
+        while not self._buffer[end:].strip() and self._read_more():
+            end = self._buffer.find("\n", self._position)
+        if not self._buffer[end:].strip():
+            return None
+        signal = _guess_signal(self._buffer, self._position)
+        msg = f"line {self._line} is not valid JSON ({problem}), so it was skipped and counts as one record"
+        self._advance(end)
+        return _SkippedLine(signal, msg)
+
+    def _skip_line(self) -> _SkippedLine:
+        """Discard the rest of a line longer than the record size limit, reading on without buffering it."""
+        signal = _guess_signal(self._buffer, self._position)
+        msg = f"{too_large(f'line {self._line}')}, so it was skipped unread and counts as one record"
+        self._buffer = ""
+        self._position = 0
+        self._decoder.reset()  # the bytes after a line break start a fresh UTF-8 sequence
+        while True:
+            data = self._read_bytes(_CHUNK_BYTES)
+            if not data:
+                self._eof = True
+                return _SkippedLine(signal, msg)
+            newline = data.find(b"\n")
+            if newline != -1:
+                self._buffer = self._decode(data[newline:], final=False)
+                return _SkippedLine(signal, msg)
 
     def _maybe_incomplete(self, error: json.JSONDecodeError) -> bool:
         return error.msg.startswith("Unterminated string") or error.pos >= len(self._buffer) - _INCOMPLETE_MARGIN
@@ -255,6 +324,10 @@ class _Documents:
         try:
             return self._decoder.decode(data, final)
         except UnicodeDecodeError as error:
+            if error.start >= len(data):
+                # The final flush fails on bytes held back from earlier chunks, not on `data`.
+                msg = f"not UTF-8 text: the file ends inside a UTF-8 sequence, at byte offset {self._consumed_bytes}"
+                raise InputError(self._path, msg) from error
             offset = self._consumed_bytes - len(data) + error.start
             msg = f"not UTF-8 text: invalid byte 0x{data[error.start]:02x} at byte offset {offset}"
             raise InputError(self._path, msg) from error
@@ -273,17 +346,42 @@ class _Documents:
         raise InputError(self._path, f"{message}; the {self._count} document(s) before it were read")
 
 
+@dataclass(frozen=True, slots=True)
+class _SkippedLine:
+    """A line read past without its records: longer than the record size limit, or not valid JSON."""
+
+    signal: Signal
+    message: str
+
+
+def _guess_signal(text: str, position: int) -> Signal:
+    """Return the signal that the start of a request names, or traces when it names none."""
+    head = text[position : position + _SIGNAL_GUESS_CHARS]
+    if "resourceLogs" in head or "resource_logs" in head:
+        return Signal.LOGS
+    if "resourceMetrics" in head or "resource_metrics" in head:
+        return Signal.METRICS
+    return Signal.TRACES
+
+
 # --- documents -------------------------------------------------------------------------
 
 
 def _read_document(converter: RecordConverter, document: _Document) -> Iterator[Item]:
     path = converter.path
     value = document.value
+    if isinstance(value, _SkippedLine):
+        # Its records were never parsed, so the line counts as one record of the signal it names.
+        yield converter.skip(value.signal, "", value.message)
+        return
     if not isinstance(value, dict):
         msg = f"expected an OTLP export request (a JSON object) at line {document.line}, got {json_type(value)}"
         if document.number == 1:
             raise NotTelemetryError(path, msg)
-        raise InputError(path, msg)
+        # The document parsed, so the next one starts after it. It names no signal, so it
+        # counts as one span.
+        yield converter.skip(Signal.TRACES, "", f"{msg}; it was skipped and counts as one span")
+        return
 
     found = False
     for layout in LAYOUTS:
@@ -385,7 +483,8 @@ def _read_records(
         notices: list[Notice] = []
         try:
             pb2_record = _parse_record(converter, layout, json_record, record_field, document, notices)
-        except RecordError as error:
+        except (RecordError, RecursionError) as caught:
+            error = as_record_error(caught, record_field)
             yield converter.skip(layout.signal, error.field, error.message, _point_count(json_record))
             yield from notices
             continue
@@ -448,6 +547,8 @@ def _parse_container(
         schema_url = decode_text(schema_url, Location(converter.path, None, schema_field), notices)
     try:
         return _parse_message(json_message, message_type), schema_url
+    except RecursionError:
+        return RecordError(field, TOO_DEEP)
     except (json_format.ParseError, ValueError, TypeError) as error:
         return RecordError(field, f"cannot decode it: {str(error).rstrip('.')}")
 

@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otel_replay.errors import InputError, NotTelemetryError
 from otel_replay.formats.compression import open_binary
+from otel_replay.formats.limits import max_record_bytes, too_large
 from otel_replay.formats.otlp_records import LAYOUTS, RecordConverter, SignalLayout
 from otel_replay.model import Item, Location, Notice, Signal
 
@@ -111,6 +112,8 @@ class _MessageReader:
                 self._fail_truncated(f"inside the 4-byte length prefix of message {self.count}")
 
             length = int.from_bytes(prefix, "big")
+            if length > max_record_bytes():
+                self._fail_too_large(length)
             body = self._read(length)
             if len(body) < length:
                 self._fail_truncated(f"after {len(body)} of the {length} bytes of message {self.count}")
@@ -140,6 +143,14 @@ class _MessageReader:
             if type(error).__module__.startswith("zstandard"):
                 raise InputError(self._path, f"cannot decompress the file: {error}") from error
             raise
+
+    def _fail_too_large(self, length: int) -> None:
+        # A damaged or foreign length prefix can claim up to 4 GiB, so nothing after it is trusted.
+        message = f"message {self.count} (at byte offset {self.message_offset}, declaring {length} bytes)"
+        if self.count == 1:
+            raise NotTelemetryError(self._path, f"not an OTLP protobuf file, or {too_large(message)}")
+        msg = f"{too_large(message)}; the {self.count - 1} message(s) before it were read"
+        raise InputError(self._path, msg)
 
     def _fail_truncated(self, where: str) -> None:
         if self.count == 1:

@@ -18,6 +18,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otel_replay.errors import RecordError
+from otel_replay.formats.limits import as_record_error
 from otel_replay.model import (
     AnyValue,
     EventData,
@@ -227,8 +228,8 @@ class RecordConverter:
         notices: list[Notice] = []
         try:
             record = decode(pb2_record, resource, scope, location, notices)
-        except RecordError as error:
-            yield self._skipped(signal, location, error, count=count)
+        except (RecordError, RecursionError) as error:
+            yield self._skipped(signal, location, as_record_error(error), count=count)
             return
         yield record
         yield from notices

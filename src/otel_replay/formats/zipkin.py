@@ -44,6 +44,7 @@ from typing import Final
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.formats.compression import open_binary
 from otel_replay.formats.jsonstream import JsonSyntaxError, JsonValueStream
+from otel_replay.formats.limits import as_record_error
 from otel_replay.model import (
     AnyValue,
     EventData,
@@ -201,7 +202,8 @@ class _Reader:
         notices: list[Notice] = []
         try:
             span = self._decode_span(json_span, index, notices)
-        except RecordError as error:
+        except (RecordError, RecursionError) as caught:
+            error = as_record_error(caught)
             location = Location(self.path, index, error.field)
             yield Skipped(Signal.TRACES, location, _INVALID, f"{error.message}. {_HINT}")
             return
