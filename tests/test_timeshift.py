@@ -30,6 +30,7 @@ from otel_replay.timeshift import (
     TimeOptions,
     TimeRange,
     TimeShift,
+    format_duration,
     parse_duration,
     parse_instant,
     pass_offsets,
@@ -107,8 +108,8 @@ def test_duration_table(text: str, nanos: int) -> None:
         ("3 h", "expected a whole number and unit"),
         ("1w", "expected a whole number and unit"),
         ("--3h", "expected a whole number and unit"),
-        ("30m1h", "from days down to milliseconds"),
-        ("1h1h", "from days down to milliseconds"),
+        ("30m1h", "from days down to nanoseconds"),
+        ("1h1h", "from days down to nanoseconds"),
     ],
 )
 def test_duration_rejects_bad_input(text: str, message: str) -> None:
@@ -422,3 +423,27 @@ def test_convert_shifts_filters_and_renews_ids(tmp_path: Path, receiver: OTLPRec
 
     assert replayed.exit_code == 0
     assert receiver.received.spans()[0][2].start_time_unix_nano == int(spans[0]["startTimeUnixNano"])
+
+
+@given(st.integers(min_value=-(2**64), max_value=2**64))
+def test_formatted_duration_parses_back(nanos: int) -> None:
+    """The offset a run reports is a --shift value that reproduces it to the nanosecond."""
+    assert parse_duration(format_duration(nanos)) == nanos
+
+
+def test_summary_reports_offset_to_reuse(receiver: OTLPReceiver) -> None:
+    """A --shift-to-now run reports its offset, and a --shift run with that value sends the same times."""
+    first = run_cli("replay", SESSION_B_SPANS, "--shift-to-now", "--endpoint", receiver.url, "--json")
+    offset = json.loads(first.stdout)["time_offset_ns"]
+    first_times = sorted(span.start_time_unix_nano for _, _, span in receiver.received.spans())
+
+    with OTLPReceiver() as second_receiver:
+        second = run_cli(
+            "replay", SESSION_B_SPANS, f"--shift={format_duration(offset)}", "--endpoint", second_receiver.url
+        )
+        second_times = sorted(span.start_time_unix_nano for _, _, span in second_receiver.received.spans())
+
+    assert first.exit_code == 0, first.stderr
+    assert second.exit_code == 0, second.stderr
+    assert f"pass --shift={format_duration(offset)}" in second.stderr
+    assert second_times == first_times

@@ -103,6 +103,8 @@ def replay(
     summary = Summary(endless=options.loop == 0)
     if options.ledger is not None:
         summary.ledger = options.ledger.path
+    if options.time.shifts:
+        summary.time_offset_nanos = first_offset
     rebuilder = Rebuilder()
     exporter = sink_factory(summary, rebuilder)
     pacer = Pacer(options.pace, clock, exporter.flush)

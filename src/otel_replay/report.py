@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Final
 
 from otel_replay.model import Location, Signal
+from otel_replay.timeshift import format_duration
 
 __all__ = ["Problem", "SignalCounts", "Summary"]
 
@@ -120,6 +121,8 @@ class Summary:
     """True from the second --loop pass on: problems are counted but not logged or listed again."""
     ledger: Path | None = None
     """The --ledger file of the run, if any."""
+    time_offset_nanos: int | None = None
+    """The offset added to every time of the first pass, when the run moved times."""
 
     @property
     def exit_status(self) -> int:
@@ -177,6 +180,8 @@ class Summary:
         extra: dict[str, object] = {"dry_run": self.dry_run, "passes": self.passes, "interrupted": self.interrupted}
         if self.dry_run:
             extra["dry_run_bytes"] = self.dry_run_bytes
+        if self.time_offset_nanos is not None:
+            extra["time_offset_ns"] = self.time_offset_nanos
         return {
             "exit_status": self.exit_status,
             **extra,
@@ -220,6 +225,9 @@ class Summary:
         if self.passes > 1 or self.interrupted:
             ending = ", then interrupted" if self.interrupted else ""
             lines.append(f"{self.passes} complete pass(es) over the input{ending}")
+        if self.time_offset_nanos is not None:
+            shift = format_duration(self.time_offset_nanos)
+            lines.append(f"Times moved by {shift}; to move another run the same way, pass --shift={shift}")
         if self.dry_run:
             lines.append(f"Dry run: nothing was sent; the export requests would take {self.dry_run_bytes} bytes")
         for signal, endpoint in self.endpoints.items():

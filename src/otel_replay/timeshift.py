@@ -24,6 +24,7 @@ __all__ = [
     "TimeOptions",
     "TimeRange",
     "TimeShift",
+    "format_duration",
     "parse_duration",
     "parse_instant",
     "pass_offsets",
@@ -41,9 +42,11 @@ _UNIT_NANOS: Final = {
     "m": 60 * NANOS_PER_SECOND,
     "s": NANOS_PER_SECOND,
     "ms": 1_000_000,
+    "us": 1_000,
+    "ns": 1,
 }
-_DURATION: Final = re.compile(r"([+-]?)((?:\d+(?:d|h|ms|m|s))+)")
-_DURATION_PART: Final = re.compile(r"(\d+)(d|h|ms|m|s)")
+_DURATION: Final = re.compile(r"([+-]?)((?:\d+(?:d|h|ms|us|ns|m|s))+)")
+_DURATION_PART: Final = re.compile(r"(\d+)(d|h|ms|us|ns|m|s)")
 _INSTANT: Final = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
     r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
@@ -66,7 +69,7 @@ _Record: TypeAlias = SpanData | LogData | MetricData
 def parse_duration(text: str, option: str = "--shift") -> int:
     """Return a signed duration such as ``-3h``, ``2d``, ``1h30m`` or ``-45s`` in nanoseconds.
 
-    Units are d, h, m, s and ms, each at most once and from largest to smallest.
+    Units are d, h, m, s, ms, us and ns, each at most once and from largest to smallest.
 
     Raises:
         UsageError: the text is not such a duration.
@@ -80,11 +83,23 @@ def parse_duration(text: str, option: str = "--shift") -> int:
     units = [unit for _, unit in parts]
     order = list(_UNIT_NANOS)
     if len(set(units)) != len(units) or units != sorted(units, key=order.index):
-        msg = f"invalid {option} value {text!r}: give each unit once, from days down to milliseconds, such as 1h30m"
+        msg = f"invalid {option} value {text!r}: give each unit once, from days down to nanoseconds, such as 1h30m"
         raise UsageError(msg)
 
     nanos = sum(int(number) * _UNIT_NANOS[unit] for number, unit in parts)
     return -nanos if match.group(1) == "-" else nanos
+
+
+def format_duration(nanos: int) -> str:
+    """Return `nanos` as a signed duration that `parse_duration` reads back exactly, such as ``-6d3h20m15s250ms``."""
+    sign = "-" if nanos < 0 else "+"
+    rest = abs(nanos)
+    parts = []
+    for unit, size in _UNIT_NANOS.items():
+        number, rest = divmod(rest, size)
+        if number:
+            parts.append(f"{number}{unit}")
+    return sign + ("".join(parts) or "0s")
 
 
 def parse_instant(text: str, option: str) -> int:
