@@ -274,7 +274,8 @@ ShiftOption = Annotated[
     typer.Option(
         "--shift",
         metavar="DURATION",
-        help="Move every time by this signed duration, such as -3h, 2d, 90m, 1h30m or -45s (units d, h, m, s, ms).",
+        help="Move every time by this signed duration, such as -3h, 2d, 90m, 1h30m or -45s "
+        "(units d, h, m, s, ms, us, ns).",
         show_default=False,
     ),
 ]
