@@ -143,7 +143,8 @@ class _Exporter(Protocol):
 class BatchExporter:
     """Collects records per signal and exports them in batches, counting sent and failed records.
 
-    Spans and log records are queued as SDK objects. Metrics are queued as `MetricData` and
+    Spans and log records are queued as `SpanData` and `LogData`, which the exporters encode.
+    Metrics are queued as `MetricData` and
     rebuilt into one `MetricsData` per batch, because the SDK groups metrics per request. A
     metrics batch is measured in data points.
     """
@@ -172,7 +173,7 @@ class BatchExporter:
             self._batches[signal] = []
 
     def add(self, signal: Signal, record: object) -> None:
-        """Queue one SDK span or log record, or one MetricData, exporting the batch once it is full."""
+        """Queue one SpanData, LogData or MetricData, exporting the batch once it is full."""
         if isinstance(record, MetricData):
             self._add_metric(record)
             return

@@ -166,9 +166,9 @@ class _Run:
         elif isinstance(item, SpanData):
             span = self.overlay.apply(item)
             self.parents.add(span)
-            self.exporter.add(Signal.TRACES, self.rebuilder.span(span))
+            self.exporter.add(Signal.TRACES, span)
         else:
-            self.exporter.add(Signal.LOGS, self.rebuilder.log(self.overlay.apply(item)))
+            self.exporter.add(Signal.LOGS, self.overlay.apply(item))
 
     def _send_metric(self, metric: MetricData) -> None:
         counts = self.summary.counts[Signal.METRICS]
