@@ -1,7 +1,8 @@
 """Decode JSON values into values OTLP can carry, and JSON numbers into integer nanoseconds.
 
-Readers parse numbers with `decimal.Decimal`, so a time is converted from the digits
-written in the file and never passes through a binary float.
+Readers parse numbers with `decimal.Decimal`, or as floats only where the float's repr has
+the value of the literal written (formats/fastjson.py). So a time is converted from the
+digits written in the file, never from a rounded binary float.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def to_unix_nano(value: object, nanos_per_unit: int, field: str) -> int:
     Raises:
         RecordError: the value is not a number, is negative, or is out of range.
     """
+    if isinstance(value, float):
+        # Readers give a float only where its repr has the value of the literal written
+        # (formats/fastjson.py), so the conversion still starts from the written digits.
+        value = Decimal(repr(value))
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         msg = f"expected a number of {_unit_name(nanos_per_unit)} since the Unix epoch, got {_show(value)}"
         raise RecordError(field, msg)
@@ -163,6 +168,8 @@ def _plain_scalar(json_value: object) -> object:
         return json_value if _LONE_SURROGATE.search(json_value) is None else _NOT_PLAIN
     if isinstance(json_value, int):
         return json_value if _INT64_MIN <= json_value <= _INT64_MAX else _NOT_PLAIN
+    if isinstance(json_value, float):
+        return json_value
     if isinstance(json_value, Decimal):
         return float(json_value)
     return _NOT_PLAIN
