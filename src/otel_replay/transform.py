@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections import Counter
 from collections.abc import Container, Mapping
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import orjson
 
+from otel_replay.index import FingerprintTable, digest_fingerprint, span_fingerprint
 from otel_replay.model import AnyValue, LogData, MetricData, MetricPoint, ResourceData, SpanData
 
-__all__ = ["Deduplicator", "ParentIndex", "ResourceOverlay", "span_key", "split_metric"]
+__all__ = ["Deduplicator", "ParentIndex", "ResourceOverlay", "split_metric"]
 
 _Record = TypeVar("_Record", SpanData, LogData, MetricData)
-_DIGEST_SIZE: Final = 16  # bytes; 128 bits keep accidental collisions out of reach for any input size
+_Fingerprint = tuple[int, int]  # 128 bits keep accidental collisions out of reach for any input size
 
 
 class Deduplicator:
@@ -29,10 +28,10 @@ class Deduplicator:
     """
 
     def __init__(self) -> None:
-        # Span key to a bit mask of the span kinds seen with it.
-        self._span_kinds: dict[bytes, int] = {}
-        self._counts: dict[bytes, int] = {}
-        self._counts_in_file: Counter[bytes] = Counter()
+        # Span fingerprint to a bit mask of the span kinds seen with it.
+        self._span_kinds = FingerprintTable("B")
+        self._counts = FingerprintTable()
+        self._counts_in_file = FingerprintTable()
 
     def start_file(self) -> None:
         """Begin counting equal log records and data points for a new file."""
@@ -42,20 +41,20 @@ class Deduplicator:
         """Return True when this record was sent before, and remember it otherwise."""
         if isinstance(record, SpanData):
             # Zipkin and Jaeger may record a client and a server span under one span ID.
-            key = span_key(record.trace_id, record.span_id)
+            key = span_fingerprint(record.trace_id, record.span_id)
             kind = 1 << record.kind
-            kinds = self._span_kinds.get(key, 0)
+            kinds = self._span_kinds.get(key)
             if kinds & kind:
                 return True
-            self._span_kinds[key] = kinds | kind
+            self._span_kinds.set(key, kinds | kind)
             return False
 
         return self._seen_before(_log_identity(record))
 
     @property
-    def span_keys(self) -> Container[bytes]:
-        """The `span_key` of every span passed so far."""
-        return self._span_kinds.keys()
+    def span_keys(self) -> Container[_Fingerprint]:
+        """The `span_fingerprint` of every span passed so far."""
+        return self._span_kinds
 
     def unique_points(self, metric: MetricData) -> tuple[MetricPoint, ...]:
         """Return the data points of `metric` that were not sent before, remembering them.
@@ -65,16 +64,15 @@ class Deduplicator:
         """
         return tuple(point for point in metric.points if not self._seen_before(_point_identity(metric, point)))
 
-    def _seen_before(self, identity: bytes) -> bool:
-        self._counts_in_file[identity] += 1
-        occurrence = self._counts_in_file[identity]
-        if occurrence <= self._counts.get(identity, 0):
+    def _seen_before(self, identity: _Fingerprint) -> bool:
+        occurrence = self._counts_in_file.add(identity)
+        if occurrence <= self._counts.get(identity):
             return True
-        self._counts[identity] = occurrence
+        self._counts.set(identity, occurrence)
         return False
 
 
-def _log_identity(log: LogData) -> bytes:
+def _log_identity(log: LogData) -> _Fingerprint:
     fields = [
         log.time_unix_nano,
         log.observed_time_unix_nano,
@@ -92,10 +90,10 @@ def _log_identity(log: LogData) -> bytes:
         log.event_name,
     ]
     serialized = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS, default=_serialize_other)
-    return hashlib.blake2b(serialized, digest_size=_DIGEST_SIZE).digest()
+    return digest_fingerprint(serialized)
 
 
-def _point_identity(metric: MetricData, point: MetricPoint) -> bytes:
+def _point_identity(metric: MetricData, point: MetricPoint) -> _Fingerprint:
     fields = [
         metric.name,
         metric.kind.value,
@@ -122,7 +120,7 @@ def _point_identity(metric: MetricData, point: MetricPoint) -> bytes:
         [list(pair) for pair in point.quantile_values],
     ]
     serialized = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS, default=_serialize_other)
-    return hashlib.blake2b(serialized, digest_size=_DIGEST_SIZE).digest()
+    return digest_fingerprint(serialized)
 
 
 def _serialize_other(value: object) -> str:
@@ -160,34 +158,29 @@ def split_metric(metric: MetricData, max_points: int) -> tuple[MetricData, Metri
     return head, dataclasses.replace(metric, points=tuple(metric.points[cut:]))
 
 
-def span_key(trace_id: int, span_id: int) -> bytes:
-    """Return a compact key for a span: 24 bytes, a third of the memory of a tuple of two ints."""
-    return trace_id.to_bytes(16, "big") + span_id.to_bytes(8, "big")
-
-
 class ParentIndex:
     """Counts spans whose parent span is not in the input, such as trimmed or remote parents.
 
-    Given the span keys a `Deduplicator` keeps anyway, it stores only the parents, counted
+    Given the span fingerprints a `Deduplicator` keeps anyway, it stores only the parents, counted
     once per parent, so the index costs little beside deduplication.
     """
 
-    def __init__(self, known_spans: Container[bytes] | None = None) -> None:
-        self._own_spans: set[bytes] | None = None
-        self._spans: Container[bytes]
+    def __init__(self, known_spans: Container[_Fingerprint] | None = None) -> None:
+        self._own_spans: FingerprintTable | None = None
+        self._spans: Container[_Fingerprint]
         if known_spans is None:
-            self._own_spans = set()
+            self._own_spans = FingerprintTable("B")
             self._spans = self._own_spans
         else:
             self._spans = known_spans
-        self._children: Counter[bytes] = Counter()
+        self._children = FingerprintTable()
 
     def add(self, span: SpanData) -> None:
         """Record a span and, if it has one, the parent it refers to."""
         if self._own_spans is not None:
-            self._own_spans.add(span_key(span.trace_id, span.span_id))
+            self._own_spans.set(span_fingerprint(span.trace_id, span.span_id), 1)
         if span.parent_span_id:
-            self._children[span_key(span.trace_id, span.parent_span_id)] += 1
+            self._children.add(span_fingerprint(span.trace_id, span.parent_span_id))
 
     def orphan_count(self) -> int:
         """Return how many added spans have a parent that was never added."""

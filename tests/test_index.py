@@ -1,0 +1,58 @@
+"""FingerprintTable behaves like a dictionary of counts, in flat arrays."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otel_replay.index import FingerprintTable, span_fingerprint
+
+WORD = st.integers(min_value=0, max_value=2**64 - 1)
+# Small words too, so that fingerprints differing in one bit and the all-zero one come up.
+fingerprints = st.tuples(st.one_of(WORD, st.integers(0, 3)), st.one_of(WORD, st.integers(0, 3))).filter(any)
+operations = st.lists(st.tuples(fingerprints, st.integers(min_value=0, max_value=2**32)), max_size=3000)
+
+
+@settings(max_examples=50, deadline=None)
+@given(operations=operations)
+def test_table_matches_dict(operations: list[tuple[tuple[int, int], int]]) -> None:
+    """Setting values, growing past the initial capacity included, gives what a dict gives."""
+    table = FingerprintTable()
+    expected: dict[tuple[int, int], int] = {}
+    for fingerprint, value in operations:
+        table.set(fingerprint, value)
+        expected[fingerprint] = value
+
+    assert len(table) == len(expected)
+    assert all(table.get(fingerprint) == value for fingerprint, value in expected.items())
+    assert dict(table.items()) == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(operations=st.lists(fingerprints, max_size=2000), absent=fingerprints)
+def test_absent_fingerprint_reads_zero(operations: list[tuple[int, int]], absent: tuple[int, int]) -> None:
+    """A fingerprint never added is not contained and reads 0."""
+    table = FingerprintTable("B")
+    for fingerprint in operations:
+        table.set(fingerprint, 1)
+
+    assert (absent in table) == (absent in set(operations))
+    assert table.get(absent) == (1 if absent in set(operations) else 0)
+
+
+def test_clear_empties_table() -> None:
+    """After clear, nothing is contained and counting starts again."""
+    table = FingerprintTable()
+    for number in range(5000):
+        table.add(span_fingerprint(number, 1))
+    table.clear()
+
+    assert len(table) == 0
+    assert table.add(span_fingerprint(1, 1)) == 1
+
+
+def test_span_fingerprints_of_sequential_ids_differ() -> None:
+    """Small, structured IDs such as test fixtures use do not collide."""
+    fingerprints = {span_fingerprint(trace_id, span_id) for trace_id in range(1, 300) for span_id in range(1, 300)}
+
+    assert len(fingerprints) == 299 * 299
