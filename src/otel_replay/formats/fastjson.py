@@ -67,7 +67,8 @@ def _round_trips(literal: str) -> bool:
     if literal.lstrip("-").isdigit():
         return _INT_MIN <= int(literal) <= _UINT_MAX
     try:
-        parsed = float(literal)
+        shortest = repr(float(literal))
     except ValueError:  # a digit run with two dots, found inside a string
         return False
-    return Decimal(literal) == Decimal(repr(parsed))
+    # JavaScript and repr write most numbers alike, which spares the Decimal comparison.
+    return shortest == literal or Decimal(literal) == Decimal(shortest)
