@@ -406,10 +406,11 @@ def run_once(command: list[str], environment: dict[str, str], expected: int, tim
     )
 
 
-def replay_command(path: Path, batch_size: int) -> list[str]:
+def replay_command(path: Path, batch_size: int, workers: int) -> list[str]:
     script = Path(sys.executable).parent / "otel-replay"
     base = [str(script)] if script.is_file() else [sys.executable, "-m", "otel_replay"]
-    return [*base, "replay", str(path), "--endpoint", "{url}", "--batch-size", str(batch_size), "--quiet"]
+    options = ["--endpoint", "{url}", "--batch-size", str(batch_size), "--workers", str(workers), "--quiet"]
+    return [*base, "replay", str(path), *options]
 
 
 def importer_command(runtime: str, importer: str, path: Path, kind: str) -> list[str]:
@@ -456,6 +457,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per row; the table shows medians")
     parser.add_argument("--batch-size", type=int, default=512, help="otel-replay --batch-size (default 512)")
     parser.add_argument("--workdir", type=Path, help="folder for generated inputs, reused across runs")
+    parser.add_argument("--workers", default="1,2", help="comma-separated otel-replay --workers values")
     parser.add_argument("--encoder", choices=["direct", "sdk"], default="direct", help="OTEL_REPLAY_ENCODER")
     parser.add_argument("--bun", help="path of the bun executable, to run --importer")
     parser.add_argument("--node", help="path of the node executable, to run --importer-js")
@@ -482,12 +484,14 @@ def main() -> int:
         if arguments.node and arguments.importer_js and arguments.kind != "otlp-json":
             comparisons.append(("node " + Path(arguments.importer_js).name, arguments.node, arguments.importer_js))
 
-        replay_runs: list[Run] = []
+        worker_counts = [int(part) for part in arguments.workers.split(",")]
+        replay_runs: dict[int, list[Run]] = {workers: [] for workers in worker_counts}
         importer_runs: dict[str, list[Run]] = {label: [] for label, _, _ in comparisons}
         for _ in range(arguments.repeat):
-            # Alternating the programs spreads the machine's varying load over both.
-            command = replay_command(path, arguments.batch_size)
-            replay_runs.append(run_once(command, environment, count, arguments.timeout))
+            # Alternating the programs spreads the machine's varying load over all of them.
+            for workers in worker_counts:
+                command = replay_command(path, arguments.batch_size, workers)
+                replay_runs[workers].append(run_once(command, environment, count, arguments.timeout))
             for label, runtime, importer in comparisons:
                 command = importer_command(runtime, importer, path, arguments.kind)
                 importer_runs[label].append(run_once(command, environment, count, arguments.timeout))
@@ -497,9 +501,10 @@ def main() -> int:
             reference = reference or row["wall_s"]
             rows.append(row)
             print_row(row, None)
-        row = summarize(f"otel-replay {arguments.kind}", count, size, replay_runs)
-        rows.append(row)
-        print_row(row, reference)
+        for workers, runs in replay_runs.items():
+            row = summarize(f"otel-replay {arguments.kind} --workers {workers}", count, size, runs)
+            rows.append(row)
+            print_row(row, reference)
 
     if arguments.json:
         arguments.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")

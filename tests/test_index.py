@@ -56,3 +56,15 @@ def test_span_fingerprints_of_sequential_ids_differ() -> None:
     fingerprints = {span_fingerprint(trace_id, span_id) for trace_id in range(1, 300) for span_id in range(1, 300)}
 
     assert len(fingerprints) == 299 * 299
+
+
+def test_merge_bits_returns_previous_value() -> None:
+    """merge_bits reports the bits set before, so a caller can tell a repeat from a first sighting."""
+    table = FingerprintTable("B")
+    fingerprint = span_fingerprint(7, 9)
+
+    assert table.merge_bits(fingerprint, 0b10) == 0
+    assert table.merge_bits(fingerprint, 0b10) == 0b10
+    assert table.merge_bits(fingerprint, 0b01) == 0b10
+    assert table.get(fingerprint) == 0b11
+    assert len(table) == 1

@@ -138,6 +138,18 @@ BatchSizeOption = Annotated[
     int,
     typer.Option("--batch-size", metavar="N", min=1, max=100_000, help="Records per export request, per signal."),
 ]
+WorkersOption = Annotated[
+    "int | None",
+    typer.Option(
+        "--workers",
+        metavar="N",
+        min=1,
+        max=64,
+        help="Processes that decode and encode CodeMachine trace and log files; 1 reads in the main process. "
+        "Default: 2 when the input is 32 MiB or more and the machine has 2 or more CPUs, else 1.",
+        show_default=False,
+    ),
+]
 SignalsOption = Annotated[
     str,
     typer.Option("--signals", metavar="LIST", help="Comma-separated signals to send: traces, logs, metrics."),
@@ -200,6 +212,7 @@ def replay_command(
     resource_from_env: ResourceFromEnvOption = False,
     no_dedupe: NoDedupeOption = False,
     file_format: FormatOption = None,
+    workers: WorkersOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -235,6 +248,7 @@ def replay_command(
             batch_size=batch_size,
             resource_attributes=_resource_attributes(resource_attribute, from_env=resource_from_env),
             format_name=file_format,
+            workers=workers,
         )
         summary = _run(paths, options, _exporter_sink(settings, options), show_progress=not quiet)
 

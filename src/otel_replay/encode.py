@@ -19,15 +19,17 @@ first appearance.
 from __future__ import annotations
 
 import logging
+import os
 import struct
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otel_replay.model import AnyValue, Attributes, EventData, LinkData, LogData, ResourceData, ScopeData, SpanData
 
-__all__ = ["RequestEncoder"]
+__all__ = ["EncodedLog", "EncodedSpan", "RequestEncoder", "official_encoding"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,30 @@ _FALSE_VALUE: Final = b"\x10\x00"
 _SMALL_VARINTS: Final = tuple(bytes([n]) for n in range(128))
 
 
+def official_encoding() -> bool:
+    """Tell whether ``OTEL_REPLAY_ENCODER=sdk`` selects the official encoders, the reference path."""
+    return os.environ.get("OTEL_REPLAY_ENCODER", "").strip().lower() == "sdk"
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedSpan(SpanData):
+    """A span whose Span message a worker process has encoded already.
+
+    It carries the fields that deduplication, the parent index and the request's grouping
+    use; the others keep their defaults and are not read.
+    """
+
+    encoded: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedLog(LogData):
+    """A log record whose LogRecord message and dedupe fingerprint a worker process has computed."""
+
+    encoded: bytes = b""
+    identity: tuple[int, int] = (0, 0)
+
+
 class RequestEncoder:
     """Encodes batches of spans or log records into serialized OTLP export requests.
 
@@ -73,6 +99,14 @@ class RequestEncoder:
     def logs(self, logs: Sequence[LogData]) -> bytes:
         """Return the serialized ExportLogsServiceRequest for `logs`."""
         return self._request(logs, self._log)
+
+    def span_message(self, span: SpanData) -> bytes:
+        """Return the serialized Span message of one span, as `spans` writes it."""
+        return self._span(span)
+
+    def log_message(self, log: LogData) -> bytes:
+        """Return the serialized LogRecord message of one log record, as `logs` writes it."""
+        return self._log(log)
 
     def _request(self, records: Sequence[SpanData] | Sequence[LogData], encode: Callable[..., bytes]) -> bytes:
         # ResourceSpans and ResourceLogs, ScopeSpans and ScopeLogs, and the two requests
@@ -132,6 +166,8 @@ class RequestEncoder:
         return encoded
 
     def _span(self, span: SpanData) -> bytes:
+        if type(span) is EncodedSpan:
+            return span.encoded
         parts = [b"\x0a\x10", span.trace_id.to_bytes(16, "big"), b"\x12\x08", span.span_id.to_bytes(8, "big")]
         if span.trace_state:
             parts.append(_string(_LEN_3, span.trace_state))
@@ -181,6 +217,8 @@ class RequestEncoder:
         return b"".join(parts)
 
     def _log(self, log: LogData) -> bytes:
+        if type(log) is EncodedLog:
+            return log.encoded
         parts: list[bytes] = []
         if log.time_unix_nano:
             parts += (_FIXED64_1, _pack_fixed64(log.time_unix_nano))

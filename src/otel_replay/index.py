@@ -73,23 +73,39 @@ class FingerprintTable:
 
     def set(self, fingerprint: tuple[int, int], value: int) -> None:
         """Set the value of `fingerprint`, adding it when new."""
-        high, low = fingerprint
-        low = low or int(not high)
-        slot = self._slot(high, low)
-        if not (self._low[slot] or self._high[slot]):
-            self._high[slot], self._low[slot] = high, low
-            self._size += 1
-            if self._size > self._capacity * _MAX_LOAD:
-                self._values[slot] = value
-                self._grow()
-                return
-        self._values[slot] = value
+        self._update(fingerprint, value, replace=True)
 
     def add(self, fingerprint: tuple[int, int], amount: int = 1) -> int:
         """Add `amount` to the value of `fingerprint` and return the new value."""
-        value = self.get(fingerprint) + amount
-        self.set(fingerprint, value)
+        return self._update(fingerprint, amount, replace=False)
+
+    def merge_bits(self, fingerprint: tuple[int, int], bits: int) -> int:
+        """Set `bits` in the value of `fingerprint` and return the value from before."""
+        high, low = fingerprint
+        low = low or int(not high)
+        slot = self._slot(high, low)
+        old: int = self._values[slot]
+        if old | bits != old or not (self._low[slot] or self._high[slot]):
+            self._store(slot, high, low, old | bits)
+        return old
+
+    def _update(self, fingerprint: tuple[int, int], value: int, *, replace: bool) -> int:
+        high, low = fingerprint
+        low = low or int(not high)
+        slot = self._slot(high, low)
+        if not replace:
+            value += self._values[slot]  # 0 in an empty slot
+        self._store(slot, high, low, value)
         return value
+
+    def _store(self, slot: int, high: int, low: int, value: int) -> None:
+        self._values[slot] = value
+        if self._low[slot] or self._high[slot]:
+            return
+        self._high[slot], self._low[slot] = high, low
+        self._size += 1
+        if self._size > self._capacity * _MAX_LOAD:
+            self._grow()
 
     def items(self) -> Iterator[tuple[tuple[int, int], int]]:
         """Yield each fingerprint that was set, with its value."""

@@ -9,7 +9,6 @@ breaks one file, and the pinned SDK range in pyproject.toml covers only tested r
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -50,7 +49,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.status import Status, StatusCode
 
-from otel_replay.encode import RequestEncoder
+from otel_replay.encode import RequestEncoder, official_encoding
 from otel_replay.model import (
     Attributes,
     EventData,
@@ -244,7 +243,7 @@ class ReplaySpanExporter(OTLPSpanExporter):
     def export(self, spans: Sequence[SpanData]) -> SpanExportResult:  # type: ignore[override]  # records, not SDK spans
         if self._shutdown:
             return SpanExportResult.FAILURE
-        if _official_encoding():
+        if official_encoding():
             serialized = encode_request(Signal.TRACES, spans, _rebuilder(self)).SerializePartialToString()
         else:
             serialized = _request_encoder(self).spans(spans)
@@ -258,17 +257,12 @@ class ReplayLogExporter(OTLPLogExporter):
     def export(self, batch: Sequence[LogData]) -> LogRecordExportResult:  # type: ignore[override]  # records, not SDK log records
         if self._shutdown:
             return LogRecordExportResult.FAILURE
-        if _official_encoding():
+        if official_encoding():
             serialized = encode_request(Signal.LOGS, batch, _rebuilder(self)).SerializePartialToString()
         else:
             serialized = _request_encoder(self).logs(batch)
         sent = send_serialized(self, serialized, "log")
         return LogRecordExportResult.SUCCESS if sent else LogRecordExportResult.FAILURE
-
-
-def _official_encoding() -> bool:
-    """Tell whether ``OTEL_REPLAY_ENCODER=sdk`` selects the official encoders, the reference path."""
-    return os.environ.get("OTEL_REPLAY_ENCODER", "").strip().lower() == "sdk"
 
 
 def _rebuilder(exporter: Any) -> Rebuilder:

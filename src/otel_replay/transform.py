@@ -11,7 +11,7 @@ import orjson
 from otel_replay.index import FingerprintTable, digest_fingerprint, span_fingerprint
 from otel_replay.model import AnyValue, LogData, MetricData, MetricPoint, ResourceData, SpanData
 
-__all__ = ["Deduplicator", "ParentIndex", "ResourceOverlay", "split_metric"]
+__all__ = ["Deduplicator", "ParentIndex", "ResourceOverlay", "log_identity", "split_metric"]
 
 _Record = TypeVar("_Record", SpanData, LogData, MetricData)
 _Fingerprint = tuple[int, int]  # 128 bits keep accidental collisions out of reach for any input size
@@ -41,15 +41,11 @@ class Deduplicator:
         """Return True when this record was sent before, and remember it otherwise."""
         if isinstance(record, SpanData):
             # Zipkin and Jaeger may record a client and a server span under one span ID.
-            key = span_fingerprint(record.trace_id, record.span_id)
             kind = 1 << record.kind
-            kinds = self._span_kinds.get(key)
-            if kinds & kind:
-                return True
-            self._span_kinds.set(key, kinds | kind)
-            return False
+            kinds = self._span_kinds.merge_bits(span_fingerprint(record.trace_id, record.span_id), kind)
+            return bool(kinds & kind)
 
-        return self._seen_before(_log_identity(record))
+        return self._seen_before(log_identity(record))
 
     @property
     def span_keys(self) -> Container[_Fingerprint]:
@@ -72,7 +68,11 @@ class Deduplicator:
         return False
 
 
-def _log_identity(log: LogData) -> _Fingerprint:
+def log_identity(log: LogData) -> _Fingerprint:
+    """Return the fingerprint that makes two log records the same record for deduplication."""
+    computed: _Fingerprint | None = getattr(log, "identity", None)  # set by a worker process
+    if computed is not None:
+        return computed
     fields = [
         log.time_unix_nano,
         log.observed_time_unix_nano,
