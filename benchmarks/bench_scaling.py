@@ -1,9 +1,9 @@
 """Measure how otel-replay's time and peak memory scale with input size, against CodeMachine's importer.
 
-The script generates one input file per size and kind, starts a loopback OTLP/HTTP sink in a
-child process, runs the installed `otel-replay replay` into it in another child process and
-reports wall time, CPU time (user + system) and peak RSS of the replay process from
-`os.wait4()`, with records/s and MB/s. The sink reports its own CPU time, to show that it is
+The script generates one input file per size and kind and starts a loopback OTLP/HTTP sink in
+a child process. It runs the installed `otel-replay replay` into the sink in another child
+process and reports wall time, CPU time (user + system) and peak RSS of the replay process
+from `os.wait4()`, with records/s and MB/s. The sink reports its own CPU time, to show that it is
 not the bottleneck. Given `--bun` and `--importer` (CodeMachine CLI's
 scripts/import-telemetry.ts, kept outside this repository), the importer runs on the same
 file into the same sink, and the table shows the ratio of wall times.
@@ -34,7 +34,7 @@ OTLP_LINE_RECORDS: Final = 512  # records per OTLP/JSON line, as `convert --batc
 WAIT_INTERVAL: Final = 0.005  # seconds between wait4() polls, which bounds the error in the wall time
 KINDS: Final = ("traces", "logs", "otlp-json")
 
-# The sink answers every POST with 200 and an empty body, which is a valid empty export
+# The sink replies to every POST with 200 and an empty body, which is a valid empty export
 # response. It counts requests, bytes and records (decoding protobuf with the C runtime and
 # counting a token in JSON) and prints its counts and CPU time when stdin closes.
 SINK_SCRIPT: Final = r"""
@@ -129,13 +129,13 @@ def generate_spans(count: int, seed: int) -> Any:
     """Yield CodeMachine spans: traces of about 50 spans in a tree, 8 to 12 attributes, 0 to 2 events."""
     rng = random.Random(seed)  # noqa: S311  # reproducible benchmark data, not secrets
     tools = ["Bash", "Read", "Edit", "Grep", "WebFetch", "TodoWrite"]
-    made = 0
+    generated = 0
     trace_number = 0
-    while made < count:
+    while generated < count:
         trace_id = f"{rng.getrandbits(128):032x}"
         start_nanos = (trace_number * 3_600 + BASE_SECONDS) * 10**9
         span_ids: list[str] = []
-        for position in range(min(SPANS_PER_TRACE, count - made)):
+        for position in range(min(SPANS_PER_TRACE, count - generated)):
             span_id = f"{rng.getrandbits(64) | 1:016x}"
             begin = start_nanos + position * 2_000_000 + rng.randrange(1_000_000)
             end = begin + rng.randrange(50_000, 5_000_000_000)
@@ -183,7 +183,7 @@ def generate_spans(count: int, seed: int) -> Any:
                 }
             )
             span_ids.append(span_id)
-            made += 1
+            generated += 1
             yield span
         trace_number += 1
 
@@ -500,7 +500,7 @@ def main() -> int:
                 try:
                     importer_runs[label].append(run_once(command, environment, count, arguments.timeout))
                 except BenchmarkError as error:
-                    # The importer holds the whole file and request in memory and may fail on large inputs.
+                    # The importer keeps the whole file and request in memory and may fail on large inputs.
                     print(f"{label} failed on {count:,} records: {str(error)[:300]}", flush=True)
 
         for label, runs in importer_runs.items():

@@ -1,11 +1,11 @@
 """Decode and encode CodeMachine records in worker processes, so a replay uses more than one core.
 
-The main process streams a file and cuts it into chunks of record texts; workers parse,
-decode and encode each record into its protobuf message and send back what the main
-process needs: the IDs for deduplication and the parent index, and the encoded bytes. The
-main process keeps the order, deduplicates, batches and sends, so the requests are the
-same bytes as without workers. At most two chunks per worker are in flight: a slow
-receiver stops the reading instead of letting memory grow.
+The main process streams a file and cuts it into chunks of record texts. Workers parse,
+decode and encode each record into its protobuf message. They send back the IDs that
+deduplication and the parent index need, and the encoded bytes. The main process keeps the
+order, deduplicates, batches and sends, so the requests are the same bytes as without
+workers. At most two chunks per worker are in flight, so a slow receiver stops the reading
+instead of letting memory grow.
 """
 
 from __future__ import annotations
