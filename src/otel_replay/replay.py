@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -58,6 +59,7 @@ class ReplayOptions:
 
 
 _PARALLEL_MIN_BYTES: Final = 32 * 1024 * 1024  # below this, starting workers costs more than it saves
+_GC_THRESHOLD: Final = 50_000  # allocations between collections of the youngest generation; Python's default is 700
 
 
 def default_workers(sources: Sequence[Source]) -> int:
@@ -96,12 +98,18 @@ def replay(
     workers = options.workers if options.workers is not None else default_workers(sources)
     if workers > 1 and not official_encoding() and isinstance(exporter, BatchExporter):
         run.pool = WorkerPool(workers)
+    thresholds = gc.get_threshold()
+    # Records are short-lived and free of reference cycles, so frequent collections of the
+    # youngest generation only cost time: 5 to 13 percent of the read and encode stages in
+    # one in-process measurement of 20,000 spans.
+    gc.set_threshold(max(thresholds[0], _GC_THRESHOLD), *thresholds[1:])
     try:
         for source in sources:
             run.read_file(source)
             if on_progress is not None:
                 on_progress(source.size)
     finally:
+        gc.set_threshold(*thresholds)
         if run.pool is not None:
             run.pool.close()
         exporter.close()

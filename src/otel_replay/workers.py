@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import multiprocessing.context
 import sys
 import threading
 from collections import deque
@@ -46,6 +47,7 @@ class WorkerPool:
         # Forking is the fastest start and keeps the workers' CPU time in this process's
         # accounting, but it is unsafe once another thread runs (a progress bar, a test's
         # receiver). Then a fork server, which imports this module once, forks them instead.
+        context: multiprocessing.context.BaseContext
         if sys.platform != "linux":
             context = multiprocessing.get_context("spawn")
         elif threading.active_count() == 1:
