@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otel_replay.index import FingerprintTable, span_fingerprint
+from otel_replay.model import Location, LogData, ResourceData, ScopeData
+from otel_replay.transform import Deduplicator
+
+RESOURCE = ResourceData({"service.name": "test"})
 
 WORD = st.integers(min_value=0, max_value=2**64 - 1)
 # Small words too, so that fingerprints differing in one bit and the all-zero one come up.
@@ -68,3 +74,38 @@ def test_merge_bits_returns_previous_value() -> None:
     assert table.merge_bits(fingerprint, 0b01) == 0b10
     assert table.get(fingerprint) == 0b11
     assert len(table) == 1
+
+
+class _ReferenceDeduplicator:
+    """The counting rule with plain dictionaries: the n-th equal record of a file is a
+    duplicate when an earlier file contained at least n of them."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.in_file: dict[int, int] = {}
+
+    def start_file(self) -> None:
+        self.in_file = {}
+
+    def seen_before(self, identity: int) -> bool:
+        self.in_file[identity] = self.in_file.get(identity, 0) + 1
+        occurrence = self.in_file[identity]
+        if occurrence <= self.counts.get(identity, 0):
+            return True
+        self.counts[identity] = occurrence
+        return False
+
+
+@settings(max_examples=200, deadline=None)
+@given(files=st.lists(st.lists(st.integers(0, 5), max_size=12), min_size=1, max_size=5))
+def test_log_dedupe_matches_counting_rule(files: list[list[int]]) -> None:
+    """Equal log records are duplicates exactly as the per-file counting rule says."""
+    deduplicator = Deduplicator()
+    reference = _ReferenceDeduplicator()
+    for records in files:
+        deduplicator.start_file()
+        reference.start_file()
+        for identity in records:
+            log = LogData(Location(Path("f.json"), 0), RESOURCE, ScopeData(), identity, identity)
+
+            assert deduplicator.is_duplicate(log) == reference.seen_before(identity)

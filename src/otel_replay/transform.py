@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Container, Mapping
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import orjson
 
@@ -15,6 +15,7 @@ __all__ = ["Deduplicator", "ParentIndex", "ResourceOverlay", "log_identity", "sp
 
 _Record = TypeVar("_Record", SpanData, LogData, MetricData)
 _Fingerprint = tuple[int, int]  # 128 bits keep accidental collisions out of reach for any input size
+_COUNT_MASK: Final = 2**32 - 1
 
 
 class Deduplicator:
@@ -30,12 +31,18 @@ class Deduplicator:
     def __init__(self) -> None:
         # Span fingerprint to a bit mask of the span kinds seen with it.
         self._span_kinds = FingerprintTable("B")
+        # Identity to its highest count in one file so far, with the number of the file that
+        # first contained it in the upper 32 bits. Within that file the count is the file's
+        # own count, so only identities from earlier files need `_counts_in_file`, which
+        # keeps one large file of distinct records to one table entry per record.
         self._counts = FingerprintTable()
         self._counts_in_file = FingerprintTable()
+        self._file_number = 0
 
     def start_file(self) -> None:
         """Begin counting equal log records and data points for a new file."""
         self._counts_in_file.clear()
+        self._file_number += 1
 
     def is_duplicate(self, record: SpanData | LogData) -> bool:
         """Return True when this record was sent before, and remember it otherwise."""
@@ -61,10 +68,16 @@ class Deduplicator:
         return tuple(point for point in metric.points if not self._seen_before(_point_identity(metric, point)))
 
     def _seen_before(self, identity: _Fingerprint) -> bool:
+        entry = self._counts.get(identity)
+        highest, first_file = entry & _COUNT_MASK, entry >> 32
+        if not entry or first_file == self._file_number:
+            self._counts.set(identity, (highest + 1) | (self._file_number << 32))
+            return False
+
         occurrence = self._counts_in_file.add(identity)
-        if occurrence <= self._counts.get(identity):
+        if occurrence <= highest:
             return True
-        self._counts.set(identity, occurrence)
+        self._counts.set(identity, occurrence | (first_file << 32))
         return False
 
 
