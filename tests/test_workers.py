@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from otel_replay.model import Signal
 from otel_replay.receiver import OTLPReceiver
+from otel_replay.workers import CHUNK_SIZE, IN_FLIGHT_PER_WORKER, WorkerPool
 from tests.conftest import CODEMACHINE, SESSION_B_SPANS, run_cli
+
+SPAN_TEXT = """{
+      "name": "agent.tool.Bash",
+      "traceId": "9243e8d490877e82a91f0d57dcc3fbca",
+      "spanId": "SPAN_ID",
+      "startTime": 1796218006549,
+      "endTime": 1796218006550.2722,
+      "status": {"code": 1},
+      "attributes": {"tool.name": "Bash"},
+      "events": []
+    }"""
 
 
 def _replay(receiver: OTLPReceiver, *args: str | Path) -> tuple[list[bytes], dict[str, object], str]:
@@ -55,3 +71,40 @@ def test_workers_truncated_file(tmp_path: Path, receiver: OTLPReceiver) -> None:
     assert parallel[0] == serial[0]
     assert parallel[1] == serial[1]
     assert serial[1]["file_errors"] == 1
+
+
+def test_workers_console_script(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """The installed command, where the workers are forked, sends the same requests as one process."""
+    command = [str(Path(sys.executable).parent / "otel-replay"), "replay", str(CODEMACHINE / "traces")]
+    options = ["--endpoint", receiver.url, "--quiet"]
+    serial = subprocess.run([*command, *options, "--workers", "1"], capture_output=True, check=False)
+    serial_requests = [request.SerializeToString() for request in receiver.received.traces + receiver.received.logs]
+    receiver.received.traces.clear()
+    receiver.received.logs.clear()
+    parallel = subprocess.run([*command, *options, "--workers", "2"], capture_output=True, check=False)
+    parallel_requests = [request.SerializeToString() for request in receiver.received.traces + receiver.received.logs]
+
+    assert serial.returncode == 0, serial.stderr
+    assert parallel.returncode == 0, parallel.stderr
+    assert parallel_requests == serial_requests
+
+
+def test_read_ahead_is_bounded() -> None:
+    """The pool takes at most its in-flight chunks plus one ahead of the records handed out."""
+    taken = 0
+
+    def elements() -> Iterator[object]:
+        nonlocal taken
+        for number in range(50 * CHUNK_SIZE):
+            taken += 1
+            yield SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")
+
+    pool = WorkerPool(2)
+    try:
+        records = pool.decode(Path("generated.json"), "spans", "service", elements())
+        first = next(records)
+    finally:
+        pool.close()
+
+    assert first.signal is Signal.TRACES
+    assert taken <= (2 * IN_FLIGHT_PER_WORKER + 1) * CHUNK_SIZE

@@ -60,14 +60,15 @@ class WorkerPool:
 
     def read(self, path: Path) -> Iterator[Item]:
         """Yield the records of a CodeMachine file as `codemachine.read` does, decoded by the workers."""
-        return codemachine.read_with(path, self._decode)
+        return codemachine.read_with(path, self.decode)
 
     def close(self) -> None:
         """Stop the worker processes and wait for them to exit."""
         self._pool.close()
         self._pool.join()
 
-    def _decode(self, path: Path, array_name: str, service: str | None, elements: Iterator[object]) -> Iterator[Item]:
+    def decode(self, path: Path, array_name: str, service: str | None, elements: Iterator[object]) -> Iterator[Item]:
+        """Decode the elements of a "spans" or "logs" array in the workers: a `codemachine.ElementDecoder`."""
         assembler = _Assembler(path, array_name, service)
         pending: deque[AsyncResult[_ChunkResult]] = deque()
         start = 0
