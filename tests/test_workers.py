@@ -73,7 +73,7 @@ def test_workers_truncated_file(tmp_path: Path, receiver: OTLPReceiver) -> None:
     assert serial[1]["file_errors"] == 1
 
 
-def test_workers_console_script(tmp_path: Path, receiver: OTLPReceiver) -> None:
+def test_workers_console_script(receiver: OTLPReceiver) -> None:
     """The installed command, where the workers are forked, sends the same requests as one process."""
     command = [str(Path(sys.executable).parent / "otel-replay"), "replay", str(CODEMACHINE / "traces")]
     options = ["--endpoint", receiver.url, "--quiet"]

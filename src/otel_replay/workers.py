@@ -62,9 +62,12 @@ class WorkerPool:
         """Yield the records of a CodeMachine file as `codemachine.read` does, decoded by the workers."""
         return codemachine.read_with(path, self.decode)
 
-    def close(self) -> None:
-        """Stop the worker processes and wait for them to exit."""
-        self._pool.close()
+    def close(self, *, abort: bool = False) -> None:
+        """Stop the worker processes and wait for them to exit; `abort` stops them without finishing their tasks."""
+        if abort:
+            self._pool.terminate()
+        else:
+            self._pool.close()
         self._pool.join()
 
     def decode(self, path: Path, array_name: str, service: str | None, elements: Iterator[object]) -> Iterator[Item]:
