@@ -204,6 +204,19 @@ BatchSizeOption = Annotated[
     int,
     typer.Option("--batch-size", metavar="N", min=1, max=100_000, help="Records per export request, per signal."),
 ]
+WorkersOption = Annotated[
+    "int | None",
+    typer.Option(
+        "--workers",
+        metavar="N",
+        min=1,
+        max=64,
+        help="Processes that decode and encode CodeMachine trace and log files; 1 reads in the main process. "
+        "Default: 2 when the input is 32 MiB or more and the machine has 2 or more CPUs, else 1. "
+        "Time shifts, --loop, --new-ids and --pace real read in one process.",
+        show_default=False,
+    ),
+]
 SignalsOption = Annotated[
     str,
     typer.Option("--signals", metavar="LIST", help="Comma-separated signals to send: traces, logs, metrics."),
@@ -442,6 +455,7 @@ def replay_command(
     name: NameOption = None,
     dry_run: DryRunOption = False,
     max_record_bytes: MaxRecordBytesOption = DEFAULT_MAX_RECORD_BYTES,
+    workers: WorkersOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -496,6 +510,7 @@ def replay_command(
             loop=_check_loop(loop, dry_run=dry_run),
             warn_old_records=True,
             ledger=opened_ledger,
+            workers=workers,
         )
         _check_ledger_combination(options)
         interruption = Interruption()

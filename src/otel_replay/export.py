@@ -13,8 +13,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import requests
 
-from otel_replay.batches import BatchSender, Sender, SendOptions
+from otel_replay.batches import BatchSender, Encoder, Sender, SendOptions
 from otel_replay.delivery import DeliverySession, Outcome, RetryPolicy, resolve_timeout
+from otel_replay.encode import RequestEncoder, SerializedRequest, official_encoding
 from otel_replay.errors import UsageError
 from otel_replay.model import MetricData, Signal
 from otel_replay.rebuild import (
@@ -155,7 +156,8 @@ class _Exporter(Protocol):
 class BatchExporter:
     """Collects records per signal and exports them in batches, counting sent and failed records.
 
-    Spans and log records are queued as SDK objects. Metrics are queued as `MetricData` and
+    Spans and log records are queued as `SpanData` and `LogData`, which the exporters encode.
+    Metrics are queued as `MetricData` and
     rebuilt into one `MetricsData` per batch, because the SDK groups metrics per request. A
     metrics batch is measured in data points.
     """
@@ -175,6 +177,8 @@ class BatchExporter:
         self._queued_points = 0
         self._exporters: dict[Signal, _Exporter] = {}
         self._senders: dict[Signal, BatchSender] = {}
+        self.encodes_directly = True
+        """True when `RequestEncoder` writes the span and log requests, so records that workers encoded may be added."""
         self._batches: dict[Signal, list[object]] = {}
         options = dataclasses.replace(send_options or SendOptions(), secrets=frozenset(secret_values(settings)))
 
@@ -187,12 +191,15 @@ class BatchExporter:
                 url, exporter, send = _open_http(signal, settings, options)
             summary.endpoints[signal] = display_url(url)
             self._exporters[signal] = exporter
-            encode = functools.partial(encode_request, signal, rebuilder=self._rebuilder)
+            grpc = resolve_protocol(signal, settings) == GRPC
+            if signal is not Signal.METRICS and (grpc or official_encoding()):
+                self.encodes_directly = False
+            encode = _encoder(signal, self._rebuilder, grpc=grpc)
             self._senders[signal] = BatchSender(signal, summary, encode, send, options)
             self._batches[signal] = []
 
     def add(self, signal: Signal, record: object) -> None:
-        """Queue one SDK span or log record, or one MetricData, exporting the batch once it is full."""
+        """Queue one SpanData, LogData or MetricData, exporting the batch once it is full."""
         if isinstance(record, MetricData):
             self._add_metric(record)
             return
@@ -236,6 +243,24 @@ class BatchExporter:
 
     def _export_batch(self, signal: Signal, batch: list[object]) -> None:
         self._senders[signal].send(batch)
+
+
+def _encoder(signal: Signal, rebuilder: Rebuilder, *, grpc: bool) -> Encoder:
+    """Return the encoder of a signal's batches: `RequestEncoder` for spans and log records over HTTP.
+
+    It writes the same bytes as the official encoders, which stay in use for metrics, for
+    gRPC, whose stubs take protobuf messages, and with ``OTEL_REPLAY_ENCODER=sdk``.
+    """
+    if signal is Signal.METRICS or grpc or official_encoding():
+        return functools.partial(encode_request, signal, rebuilder=rebuilder)
+
+    request_encoder = RequestEncoder()
+    write = request_encoder.spans if signal is Signal.TRACES else request_encoder.logs
+
+    def encode(batch: list[object]) -> SerializedRequest:
+        return SerializedRequest(write(batch))  # type: ignore[arg-type]  # a span or log batch holds its records only
+
+    return encode
 
 
 def resolve_protocol(signal: Signal, settings: ExportSettings, environ: Mapping[str, str] = os.environ) -> str:

@@ -21,7 +21,7 @@ from typing import IO, Final
 
 from otel_replay.errors import UsageError
 from otel_replay.model import LogData, MetricData, SpanData
-from otel_replay.transform import log_identity, point_identity, span_key
+from otel_replay.transform import log_identity, point_identity
 
 __all__ = ["ALREADY_DELIVERED", "Ledger", "record_identities"]
 
@@ -42,14 +42,20 @@ def record_identities(record: object) -> list[bytes]:
     """
     record = getattr(record, "recorded", record)
     if isinstance(record, SpanData):
-        key = span_key(record.trace_id, record.span_id) + bytes([int(record.kind)])
+        key = record.trace_id.to_bytes(16, "big") + record.span_id.to_bytes(8, "big") + bytes([int(record.kind)])
         return [hashlib.blake2b(key, digest_size=_IDENTITY_SIZE).digest()]
     if isinstance(record, LogData):
-        return [log_identity(record)]
+        return [_as_bytes(log_identity(record))]
     if isinstance(record, MetricData):
-        return [point_identity(record, point) for point in record.points]
+        return [_as_bytes(point_identity(record, point)) for point in record.points]
     msg = f"no identity for a {type(record).__name__}"
     raise TypeError(msg)
+
+
+def _as_bytes(fingerprint: tuple[int, int]) -> bytes:
+    """Return a deduplication fingerprint as the 16 bytes of the digest it was made from."""
+    high, low = fingerprint
+    return high.to_bytes(8, "little") + low.to_bytes(8, "little")
 
 
 class Ledger:

@@ -49,6 +49,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.status import Status, StatusCode
 
+from otel_replay.encode import RequestEncoder, official_encoding
 from otel_replay.model import (
     Attributes,
     EventData,
@@ -205,17 +206,20 @@ class Rebuilder:
 
 
 def encode_request(signal: Signal, batch: Sequence[Any], rebuilder: Rebuilder) -> Any:
-    """Encode a batch as the protobuf export request the exporters would send.
+    """Encode a batch of `SpanData`, `LogData` or `MetricData` with the official encoders.
 
-    Spans and log records come as SDK objects, metrics as `MetricData`.
+    This is the reference path: the exporters send the bytes of this request, or the same
+    bytes written by `encode.RequestEncoder`.
     """
     if signal is Signal.TRACES:
-        request = encode_spans(batch)
-        _complete_spans(request, batch)
+        sdk_spans = [rebuilder.span(span) for span in batch]
+        request = encode_spans(sdk_spans)
+        _complete_spans(request, sdk_spans)
         return request
     if signal is Signal.LOGS:
-        request = encode_logs(batch)
-        _complete_logs(request, batch)
+        sdk_logs = [rebuilder.log(log) for log in batch]
+        request = encode_logs(sdk_logs)
+        _complete_logs(request, sdk_logs)
         return request
     records = list(batch)
     request = encode_metrics(rebuilder.metrics(records))
@@ -228,49 +232,55 @@ def _records_in_request_order(records: list[MetricData]) -> list[MetricData]:
 
 
 class ReplaySpanExporter(OTLPSpanExporter):
-    """The official OTLP/HTTP span exporter, completing what the SDK's encoder leaves out.
+    """The official OTLP/HTTP span exporter, exporting `SpanData` with the recorded fields.
 
-    The encoder derives span flags from the parent's remote flag, has no UNSPECIFIED kind,
-    writes no link trace state or flags and no resource or scope dropped counts. The
-    request is encoded with the official encoder, these fields are set from the recorded
-    spans, and the exporter's own HTTP client sends it with its retries.
+    The SDK's encoder derives span flags from the parent's remote flag, has no UNSPECIFIED
+    kind, writes no link trace state or flags and no resource or scope dropped counts. So
+    the official path (``OTEL_REPLAY_ENCODER=sdk``) encodes rebuilt spans with the official
+    encoder and sets these fields from the recorded spans. By default `RequestEncoder` writes
+    the same bytes directly. Either way the exporter's own HTTP client sends them with its
+    retries.
     """
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def export(self, spans: Sequence[SpanData]) -> SpanExportResult:  # type: ignore[override]  # records, not SDK spans
         if self._shutdown:
             return SpanExportResult.FAILURE
-        request = encode_spans(spans)
-        _complete_spans(request, spans)
-        sent = _send_request(self, request, "span")
+        if official_encoding():
+            serialized = encode_request(Signal.TRACES, spans, _rebuilder(self)).SerializePartialToString()
+        else:
+            serialized = _request_encoder(self).spans(spans)
+        sent = send_serialized(self, serialized)
         return SpanExportResult.SUCCESS if sent else SpanExportResult.FAILURE
 
 
 class ReplayLogExporter(OTLPLogExporter):
-    """The official OTLP/HTTP log exporter, completing the flags and dropped counts its encoder leaves out."""
+    """The official OTLP/HTTP log exporter, exporting `LogData` with the flags and dropped counts as recorded."""
 
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+    def export(self, batch: Sequence[LogData]) -> LogRecordExportResult:  # type: ignore[override]  # records, not SDK log records
         if self._shutdown:
             return LogRecordExportResult.FAILURE
-        request = encode_logs(batch)
-        _complete_logs(request, batch)
-        sent = _send_request(self, request, "log")
+        if official_encoding():
+            serialized = encode_request(Signal.LOGS, batch, _rebuilder(self)).SerializePartialToString()
+        else:
+            serialized = _request_encoder(self).logs(batch)
+        sent = send_serialized(self, serialized)
         return LogRecordExportResult.SUCCESS if sent else LogRecordExportResult.FAILURE
 
 
-def _send_request(exporter: Any, request: Any, what: str) -> bool:
-    """Send an encoded request with the exporter's client, as its own export method does."""
-    serialized = request.SerializePartialToString()
-    limit = exporter._max_request_size  # private, like _client: the pinned exporter's names
-    if 0 < limit < len(serialized):
-        logger.error(
-            "Dropping a %s batch of %d bytes, which exceeds the exporter's request limit of %d bytes; "
-            "use a smaller --batch-size",
-            what,
-            len(serialized),
-            limit,
-        )
-        return False
-    return bool(exporter._client.export(serialized).success)
+def _rebuilder(exporter: Any) -> Rebuilder:
+    rebuilder: Rebuilder | None = getattr(exporter, "_replay_rebuilder", None)
+    if rebuilder is None:
+        rebuilder = Rebuilder()
+        exporter._replay_rebuilder = rebuilder
+    return rebuilder
+
+
+def _request_encoder(exporter: Any) -> RequestEncoder:
+    encoder: RequestEncoder | None = getattr(exporter, "_replay_encoder", None)
+    if encoder is None:
+        encoder = RequestEncoder()
+        exporter._replay_encoder = encoder
+    return encoder
 
 
 def send_serialized(exporter: Any, serialized: bytes) -> bool:

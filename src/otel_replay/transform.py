@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections import Counter
 from collections.abc import Container, Mapping
 from typing import Final, TypeVar
 
 import orjson
 
+from otel_replay.index import FingerprintTable, digest_fingerprint, span_fingerprint
 from otel_replay.model import AnyValue, LogData, MetricData, MetricPoint, ResourceData, SpanData
 
-__all__ = [
-    "Deduplicator",
-    "ParentIndex",
-    "ResourceOverlay",
-    "log_identity",
-    "point_identity",
-    "span_key",
-    "split_metric",
-]
+__all__ = ["Deduplicator", "ParentIndex", "ResourceOverlay", "log_identity", "point_identity", "split_metric"]
 
 _Record = TypeVar("_Record", SpanData, LogData, MetricData)
-_DIGEST_SIZE: Final = 16  # bytes; 128 bits keep accidental collisions out of reach for any input size
+_Fingerprint = tuple[int, int]  # 128 bits keep accidental collisions out of reach for any input size
+_COUNT_MASK: Final = 2**32 - 1
+_FileCounts = tuple[int, "FingerprintTable"]  # a file's number and its counts of equal records
 
 
 class Deduplicator:
@@ -37,38 +30,42 @@ class Deduplicator:
     """
 
     def __init__(self) -> None:
-        # Span key to a bit mask of the span kinds seen with it.
-        self._span_kinds: dict[bytes, int] = {}
-        self._counts: dict[bytes, int] = {}
-        self._counts_in_file: Counter[bytes] = Counter()
+        # Span fingerprint to a bit mask of the span kinds seen with it.
+        self._span_kinds = FingerprintTable("B")
+        # Identity to its highest count in one file so far, with the number of the file that
+        # first contained it in the upper 32 bits. Within that file the count is the file's
+        # own count, so only identities from earlier files need `_counts_in_file`, which
+        # keeps one large file of distinct records to one table entry per record.
+        self._counts = FingerprintTable()
+        self._counts_in_file = FingerprintTable()
+        self._file_number = 0
+        self._files_started = 0
 
-    def start_file(self) -> Counter[bytes]:
+    def start_file(self) -> _FileCounts:
         """Begin counting equal log records and data points for a new file; return the counts for `resume_file`."""
-        self._counts_in_file = Counter()
-        return self._counts_in_file
+        self._files_started += 1
+        self._file_number = self._files_started
+        self._counts_in_file = FingerprintTable()
+        return self._file_number, self._counts_in_file
 
-    def resume_file(self, counts_in_file: Counter[bytes]) -> None:
+    def resume_file(self, counts: _FileCounts) -> None:
         """Continue counting for a file begun earlier, when files are read interleaved by time."""
-        self._counts_in_file = counts_in_file
+        self._file_number, self._counts_in_file = counts
 
     def is_duplicate(self, record: SpanData | LogData) -> bool:
         """Return True when this record was sent before, and remember it otherwise."""
         if isinstance(record, SpanData):
             # Zipkin and Jaeger may record a client and a server span under one span ID.
-            key = span_key(record.trace_id, record.span_id)
             kind = 1 << record.kind
-            kinds = self._span_kinds.get(key, 0)
-            if kinds & kind:
-                return True
-            self._span_kinds[key] = kinds | kind
-            return False
+            kinds = self._span_kinds.merge_bits(span_fingerprint(record.trace_id, record.span_id), kind)
+            return bool(kinds & kind)
 
         return self._seen_before(log_identity(record))
 
     @property
-    def span_keys(self) -> Container[bytes]:
-        """The `span_key` of every span passed so far."""
-        return self._span_kinds.keys()
+    def span_keys(self) -> Container[_Fingerprint]:
+        """The `span_fingerprint` of every span passed so far."""
+        return self._span_kinds
 
     def unique_points(self, metric: MetricData) -> tuple[MetricPoint, ...]:
         """Return the data points of `metric` that were not sent before, remembering them.
@@ -78,17 +75,25 @@ class Deduplicator:
         """
         return tuple(point for point in metric.points if not self._seen_before(point_identity(metric, point)))
 
-    def _seen_before(self, identity: bytes) -> bool:
-        self._counts_in_file[identity] += 1
-        occurrence = self._counts_in_file[identity]
-        if occurrence <= self._counts.get(identity, 0):
+    def _seen_before(self, identity: _Fingerprint) -> bool:
+        entry = self._counts.get(identity)
+        highest, first_file = entry & _COUNT_MASK, entry >> 32
+        if not entry or first_file == self._file_number:
+            self._counts.set(identity, (highest + 1) | (self._file_number << 32))
+            return False
+
+        occurrence = self._counts_in_file.add(identity)
+        if occurrence <= highest:
             return True
-        self._counts[identity] = occurrence
+        self._counts.set(identity, occurrence | (first_file << 32))
         return False
 
 
-def log_identity(log: LogData) -> bytes:
-    """Return a 16-byte digest of every field of a log record, its identity for deduplication."""
+def log_identity(log: LogData) -> _Fingerprint:
+    """Return the fingerprint that makes two log records the same record for deduplication."""
+    computed: _Fingerprint | None = getattr(log, "identity", None)  # set by a worker process
+    if computed is not None:
+        return computed
     fields = [
         log.time_unix_nano,
         log.observed_time_unix_nano,
@@ -106,11 +111,11 @@ def log_identity(log: LogData) -> bytes:
         log.event_name,
     ]
     serialized = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS, default=_serialize_other)
-    return hashlib.blake2b(serialized, digest_size=_DIGEST_SIZE).digest()
+    return digest_fingerprint(serialized)
 
 
-def point_identity(metric: MetricData, point: MetricPoint) -> bytes:
-    """Return a 16-byte digest of a data point and its metric, resource and scope, its identity."""
+def point_identity(metric: MetricData, point: MetricPoint) -> _Fingerprint:
+    """Return the fingerprint of a data point and its metric, resource and scope, its identity for deduplication."""
     fields = [
         metric.name,
         metric.kind.value,
@@ -137,7 +142,7 @@ def point_identity(metric: MetricData, point: MetricPoint) -> bytes:
         [list(pair) for pair in point.quantile_values],
     ]
     serialized = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS, default=_serialize_other)
-    return hashlib.blake2b(serialized, digest_size=_DIGEST_SIZE).digest()
+    return digest_fingerprint(serialized)
 
 
 def _serialize_other(value: object) -> str:
@@ -175,34 +180,29 @@ def split_metric(metric: MetricData, max_points: int) -> tuple[MetricData, Metri
     return head, dataclasses.replace(metric, points=tuple(metric.points[cut:]))
 
 
-def span_key(trace_id: int, span_id: int) -> bytes:
-    """Return a compact key for a span: 24 bytes, a third of the memory of a tuple of two ints."""
-    return trace_id.to_bytes(16, "big") + span_id.to_bytes(8, "big")
-
-
 class ParentIndex:
     """Counts spans whose parent span is not in the input, such as trimmed or remote parents.
 
-    Given the span keys a `Deduplicator` keeps anyway, it stores only the parents, counted
+    Given the span fingerprints a `Deduplicator` keeps anyway, it stores only the parents, counted
     once per parent, so the index costs little beside deduplication.
     """
 
-    def __init__(self, known_spans: Container[bytes] | None = None) -> None:
-        self._own_spans: set[bytes] | None = None
-        self._spans: Container[bytes]
+    def __init__(self, known_spans: Container[_Fingerprint] | None = None) -> None:
+        self._own_spans: FingerprintTable | None = None
+        self._spans: Container[_Fingerprint]
         if known_spans is None:
-            self._own_spans = set()
+            self._own_spans = FingerprintTable("B")
             self._spans = self._own_spans
         else:
             self._spans = known_spans
-        self._children: Counter[bytes] = Counter()
+        self._children = FingerprintTable()
 
     def add(self, span: SpanData) -> None:
         """Record a span and, if it has one, the parent it refers to."""
         if self._own_spans is not None:
-            self._own_spans.add(span_key(span.trace_id, span.span_id))
+            self._own_spans.set(span_fingerprint(span.trace_id, span.span_id), 1)
         if span.parent_span_id:
-            self._children[span_key(span.trace_id, span.parent_span_id)] += 1
+            self._children.add(span_fingerprint(span.trace_id, span.parent_span_id))
 
     def orphan_count(self) -> int:
         """Return how many added spans have a parent that was never added."""

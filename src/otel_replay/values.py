@@ -1,7 +1,8 @@
 """Decode JSON values into values OTLP can carry, and JSON numbers into integer nanoseconds.
 
-Readers parse numbers with `decimal.Decimal`, so a time is converted from the digits
-written in the file and never passes through a binary float.
+Readers parse numbers with `decimal.Decimal`, or as floats only where the float's repr has
+the value of the literal written (formats/fastjson.py). So a time is converted from the
+digits written in the file, never from a rounded binary float.
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ def to_unix_nano(value: object, nanos_per_unit: int, field: str) -> int:
     Raises:
         RecordError: the value is not a number, is negative, or is out of range.
     """
+    if isinstance(value, float):
+        # Readers give a float only where its repr has the value of the literal written
+        # (formats/fastjson.py), so the conversion still starts from the written digits.
+        unix_nano = _float_to_unix_nano(value, nanos_per_unit)
+        if unix_nano is not None:
+            return unix_nano
+        value = Decimal(repr(value))
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         msg = f"expected a number of {_unit_name(nanos_per_unit)} since the Unix epoch, got {_show(value)}"
         raise RecordError(field, msg)
@@ -77,6 +85,21 @@ def to_unix_nano(value: object, nanos_per_unit: int, field: str) -> int:
         msg = f"time {_show(value)} is outside the range OTLP can carry (0 to year 2554)"
         raise RecordError(field, msg)
     return unix_nano
+
+
+def _float_to_unix_nano(value: float, nanos_per_unit: int) -> int | None:
+    """Scale the digits of repr(value) with integer arithmetic, or return None to leave it to Decimal.
+
+    Handles the common case of a plain decimal with at most as many fraction digits as the
+    unit has nanosecond digits, such as 1796218006550.2722 ms, where the result is exact.
+    """
+    text = repr(value)
+    whole, dot, fraction = text.partition(".")
+    scale = len(str(nanos_per_unit)) - 1  # nanos_per_unit is a power of ten
+    if not dot or not whole.isdigit() or not fraction.isdigit() or len(fraction) > scale:
+        return None
+    unix_nano = int(whole) * nanos_per_unit + int(fraction.ljust(scale, "0"))
+    return unix_nano if unix_nano <= _MAX_UNIX_NANO else None
 
 
 def iso_to_unix_nano(value: object, field: str) -> int:
@@ -117,7 +140,8 @@ def decode_text(text: str, location: Location, notices: list[Notice]) -> str:
     JavaScript writes a lone surrogate escape such as ``\\ud83d`` when it cuts a string in the
     middle of an emoji. Such a string has no UTF-8 form, so it cannot be sent unchanged.
     """
-    if _LONE_SURROGATE.search(text) is None:
+    # isascii() is a constant-time flag check on CPython strings.
+    if text.isascii() or _LONE_SURROGATE.search(text) is None:
         return text
 
     count = len(_LONE_SURROGATE.findall(text))
@@ -142,7 +166,7 @@ def decode_attributes(json_attributes: object, location: Location, notices: list
     attributes: dict[str, AnyValue] = {}
     for key, json_value in json_attributes.items():
         plain = _plain_scalar(json_value)
-        if plain is not _NOT_PLAIN and _LONE_SURROGATE.search(key) is None:
+        if plain is not _NOT_PLAIN and (key.isascii() or _LONE_SURROGATE.search(key) is None):
             # Most attributes are clean scalars; skipping the Location saves time per record.
             attributes[key] = plain  # type: ignore[assignment]  # a scalar AnyValue when not _NOT_PLAIN
             continue
@@ -157,12 +181,14 @@ _NOT_PLAIN: Final = object()
 
 def _plain_scalar(json_value: object) -> object:
     """Return a scalar that needs no notice as its OTLP value, or _NOT_PLAIN."""
+    if isinstance(json_value, str):
+        return json_value if json_value.isascii() or _LONE_SURROGATE.search(json_value) is None else _NOT_PLAIN
     if json_value is None or isinstance(json_value, bool):
         return json_value
-    if isinstance(json_value, str):
-        return json_value if _LONE_SURROGATE.search(json_value) is None else _NOT_PLAIN
     if isinstance(json_value, int):
         return json_value if _INT64_MIN <= json_value <= _INT64_MAX else _NOT_PLAIN
+    if isinstance(json_value, float):
+        return json_value
     if isinstance(json_value, Decimal):
         return float(json_value)
     return _NOT_PLAIN

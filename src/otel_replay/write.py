@@ -39,7 +39,7 @@ class OTLPJsonWriter:
         self._sizes: dict[Signal, int] = dict.fromkeys(signals, 0)
 
     def add(self, signal: Signal, record: object) -> None:
-        """Queue one SDK span or log record, or one MetricData, writing the batch once it is full."""
+        """Queue one SpanData, LogData or MetricData, writing the batch once it is full."""
         rest: object | None = record
         while rest is not None:
             part = rest

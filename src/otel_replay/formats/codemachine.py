@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeAlias
 
 import orjson
 
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
+from otel_replay.formats import fastjson
 from otel_replay.formats.compression import open_binary
+from otel_replay.formats.jsonstream import JsonSyntaxError, JsonValueStream
 from otel_replay.formats.limits import as_record_error, decode_document, max_record_bytes, raw_decode, too_large
 from otel_replay.model import (
     AnyValue,
@@ -49,7 +51,7 @@ from otel_replay.values import (
     to_unix_nano,
 )
 
-__all__ = ["NAME", "read", "sniff"]
+__all__ = ["NAME", "ElementDecoder", "decode_elements", "read", "read_with", "sniff"]
 
 NAME: Final = "codemachine"
 
@@ -79,13 +81,176 @@ def sniff(head: bytes) -> bool:
     return _SNIFF.match(head) is not None
 
 
+ElementDecoder: TypeAlias = Callable[[Path, str, "str | None", Iterator["str | object"]], Iterator[Item]]
+"""Decodes the elements of a "spans" or "logs" array, given the file, the array's name, the
+service and the elements: each one's JSON text where orjson accepts it, else its parsed value.
+`decode_elements` is the serial one; `workers` spreads the work over processes."""
+
+
 def read(path: Path) -> Iterator[Item]:
     """Yield the records of one CodeMachine file, with skipped records and notices in order.
+
+    Trace and log files are streamed one record at a time when "version" and "service" come
+    before the records, as CodeMachine writes them. Other layouts and metrics files are read
+    whole.
 
     Raises:
         InputError: the file cannot be read, is not JSON, or is not a CodeMachine file.
             A truncated file yields its complete records first.
     """
+    return read_with(path, None)
+
+
+def read_with(path: Path, decoder: ElementDecoder | None) -> Iterator[Item]:
+    """Read like `read`, passing the streamed records' elements to `decoder` when one is given."""
+    try:
+        yield from _stream(path, decoder)
+    except _NotStreamableError:
+        yield from _read_whole(path)
+
+
+def decode_elements(
+    path: Path,
+    array_name: str,
+    service: str | None,
+    elements: Iterable[str | object],
+    start: int = 0,
+    fallback: ResourceData | None = None,
+) -> Iterator[Item]:
+    """Decode array elements as `read` does, numbering records from `start`.
+
+    `fallback` is the resource of log records without one; by default a new one per call.
+    """
+    parsed = (_parse_element(element) if isinstance(element, str) else element for element in elements)
+    if array_name == "spans":
+        yield from _read_spans(path, parsed, service, start)
+    else:
+        yield from _read_logs(path, parsed, service, start, fallback)
+
+
+def _parse_element(text: str) -> object:
+    try:
+        return fastjson.loads(text)
+    except fastjson.NotExact:
+        return _DECODER.decode(text)
+
+
+class _NotStreamableError(Exception):
+    """The file's layout needs the whole-document reader; raised before any record is yielded."""
+
+
+def _stream(path: Path, decoder: ElementDecoder | None) -> Iterator[Item]:
+    try:
+        with open_binary(path) as file:
+            stream = JsonValueStream(file)
+            yield from _stream_document(path, stream, decoder)
+    except JsonSyntaxError as error:
+        if error.truncated:
+            msg = f"the file looks truncated or damaged ({error.message}); the complete records before it were read"
+            raise InputError(path, msg) from error
+        raise InputError(path, f"not valid JSON: {error.message}") from error
+    except (OSError, EOFError) as error:
+        raise InputError(path, f"cannot read or decompress the file: {error}") from error
+
+
+def _stream_document(path: Path, stream: JsonValueStream, decoder: ElementDecoder | None) -> Iterator[Item]:
+    if stream.peek() != "{":
+        raise _NotStreamableError
+    stream.begin("{")
+    header: dict[str, object] = {}
+    count = 0  # records and skipped records, as the count in the header counts them
+    array_name = ""
+    while stream.has_next("}"):
+        key = stream.key()
+        if key not in _SIGNAL_OF_ARRAY:
+            header[key] = stream.value()
+            continue
+        if array_name or key == "metrics" or "service" not in header or stream.peek() != "[":
+            raise _NotStreamableError if not array_name else _second_array(path, key)
+        array_name = key
+        for item in _stream_records(path, stream, key, header, decoder):
+            if not isinstance(item, Notice):
+                count += 1
+            yield item
+
+    if stream.peek():
+        raise InputError(path, f"not valid JSON: unexpected data after the document at line {stream.line()}")
+    if not array_name:
+        raise _NotStreamableError
+    notices: list[Notice] = []
+    _check_count(path, header, "spanCount" if array_name == "spans" else "logCount", count, notices)
+    yield from notices
+
+
+def _second_array(path: Path, key: str) -> InputError:
+    return InputError(path, f'expected one array of records, found "{key}" after another one')
+
+
+def _stream_records(
+    path: Path, stream: JsonValueStream, array_name: str, header: dict[str, object], decoder: ElementDecoder | None
+) -> Iterator[Item]:
+    """Yield the records of the "spans" or "logs" array at the stream's position."""
+    notices: list[Notice] = []
+    service = _read_service(path, header.get("service"), notices)
+    if header.get("version") != 1:
+        version = header.get("version")
+        notices.append(Notice(Location(path), f"format version {version!r} is not 1; reading it as version 1"))
+    yield from notices
+
+    stream.begin("[")
+    if decoder is not None:
+        yield from decoder(path, array_name, service, _stream_texts(stream))
+    elif array_name == "spans":
+        yield from _read_spans(path, _stream_elements(stream), service)
+    else:
+        yield from _read_logs(path, _stream_elements(stream), service)
+
+
+def _stream_texts(stream: JsonValueStream) -> Iterator[str | object]:
+    """Yield the text of each element that orjson accepts, else the element parsed exactly.
+
+    orjson checks that the text is one complete value, so a decoder in another process can
+    parse it again; the exactness of its numbers is that decoder's concern.
+    """
+    closing: str | None = None
+    while stream.has_next("]"):
+        if closing is None and stream.peek() == "{":
+            indentation = stream.indentation()
+            closing = None if indentation is None else "\n" + indentation + "}"
+        text = stream.text_through(closing) if closing is not None and stream.peek() == "{" else None
+        if text is not None:
+            try:
+                orjson.loads(text)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                stream.skip(len(text))
+                yield text
+                continue
+        yield stream.value()
+
+
+def _stream_elements(stream: JsonValueStream) -> Iterator[object]:
+    """Yield the elements of the array that `stream` has just begun, parsing them with orjson where exact."""
+    closing: str | None = None
+    while stream.has_next("]"):
+        if closing is None and stream.peek() == "{":
+            indentation = stream.indentation()
+            closing = None if indentation is None else "\n" + indentation + "}"
+        text = stream.text_through(closing) if closing is not None and stream.peek() == "{" else None
+        if text is not None:
+            try:
+                element = fastjson.loads(text)
+            except fastjson.NotExact:
+                pass
+            else:
+                stream.skip(len(text))
+                yield element
+                continue
+        yield stream.value()
+
+
+def _read_whole(path: Path) -> Iterator[Item]:
     text = _read_text(path)
     try:
         document = decode_document(_DECODER, text)
@@ -169,9 +334,9 @@ def _check_count(path: Path, document: Mapping[str, object], key: str, actual: i
     notices.append(Notice(Location(path, None, key), f"says {declared} but the file contains {actual} records"))
 
 
-def _read_spans(path: Path, json_spans: list[object], service: str | None) -> Iterator[Item]:
+def _read_spans(path: Path, json_spans: Iterable[object], service: str | None, start: int = 0) -> Iterator[Item]:
     resource = ResourceData({"service.name": service} if service is not None else {})
-    for index, json_span in enumerate(json_spans):
+    for index, json_span in enumerate(json_spans, start):
         notices: list[Notice] = []
         try:
             span = _decode_span(path, index, json_span, resource, notices)
@@ -182,10 +347,13 @@ def _read_spans(path: Path, json_spans: list[object], service: str | None) -> It
         yield from notices
 
 
-def _read_logs(path: Path, json_logs: list[object], service: str | None) -> Iterator[Item]:
+def _read_logs(
+    path: Path, json_logs: Iterable[object], service: str | None, start: int = 0, fallback: ResourceData | None = None
+) -> Iterator[Item]:
     resources: dict[bytes, ResourceData] = {}
-    fallback = ResourceData({"service.name": service} if service is not None else {})
-    for index, json_log in enumerate(json_logs):
+    if fallback is None:
+        fallback = ResourceData({"service.name": service} if service is not None else {})
+    for index, json_log in enumerate(json_logs, start):
         notices: list[Notice] = []
         try:
             log = _decode_log(path, index, json_log, resources, fallback, notices)

@@ -110,6 +110,38 @@ class JsonValueStream:
             self._position = end
             return value
 
+    def indentation(self) -> str | None:
+        """Return the whitespace between the last line break and the position, or None without a line break.
+
+        Call it after `peek`. It returns None also when the line break has already left the buffer.
+        """
+        line_start = self._text.rfind("\n", 0, self._position)
+        if line_start < 0:
+            return None
+        indentation = self._text[line_start + 1 : self._position]
+        return indentation if indentation.strip(_WHITESPACE) == "" else None
+
+    def text_through(self, closing: str) -> str | None:
+        """Return the text from the position through the next `closing`, without taking it; None at the end.
+
+        A pretty-printer ends an element on a line of its own, such as ``"\\n    }"``, so this
+        finds an element's text without decoding it. The caller must check that the text is
+        one complete value, then take it with `skip`.
+        """
+        searched = 0  # characters after the position already searched
+        while True:
+            start = self._position
+            end = self._text.find(closing, start + searched)
+            if end >= 0:
+                return self._text[start : end + len(closing)]
+            searched = max(0, len(self._text) - start - len(closing) + 1)
+            if not self._fill(_CHUNK_SIZE):
+                return None
+
+    def skip(self, length: int) -> None:
+        """Take `length` characters that `text_through` returned."""
+        self._position += length
+
     def line(self) -> int:
         """Return the 1-based line number of the current position."""
         return self._lines_before + self._text.count("\n", 0, self._position) + 1

@@ -1,0 +1,369 @@
+"""Encode format-neutral spans and log records straight into serialized OTLP export requests.
+
+The official path builds a `ReadableSpan` or log record per record, encodes it with the
+exporter's `encode_spans` or `encode_logs` into protobuf messages, completes the fields
+that the SDK cannot express (`rebuild._complete_spans`, `rebuild._complete_logs`) and
+serializes the request. This module writes the protobuf wire format of that same request
+directly from `SpanData` and `LogData`, about five times faster per span. The result is
+byte for byte the official path's `SerializeToString()`; tests/test_encode.py checks that
+with generated records of every field kind, and the official path stays the reference,
+selected with ``OTEL_REPLAY_ENCODER=sdk``.
+
+The byte-identity relies on how the protobuf runtime serializes: fields in field-number
+order, proto3 scalars left out when they hold their default, oneof members and set
+sub-messages always written. Grouping follows the official encoders: one ResourceSpans
+per `ResourceData` object and one ScopeSpans per equal `InstrumentationScope`, in order of
+first appearance.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from otel_replay.model import AnyValue, Attributes, EventData, LinkData, LogData, ResourceData, ScopeData, SpanData
+
+__all__ = ["EncodedLog", "EncodedSpan", "RequestEncoder", "official_encoding"]
+
+logger = logging.getLogger(__name__)
+
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+_UINT64_MASK: Final = 2**64 - 1
+_KEY_VALUE_CACHE_SIZE: Final = 65_536  # entries; attribute pairs repeat across spans, the cache is cleared when full
+
+_pack_fixed64: Final = struct.Struct("<Q").pack
+_pack_fixed32: Final = struct.Struct("<I").pack
+_pack_double: Final = struct.Struct("<d").pack
+
+# Field tags, (field number << 3) | wire type, written as varints. Wire types: 0 varint,
+# 1 fixed64, 2 length-delimited, 5 fixed32.
+_LEN_1, _LEN_2, _LEN_3, _LEN_4, _LEN_5, _LEN_6 = b"\x0a", b"\x12", b"\x1a", b"\x22", b"\x2a", b"\x32"
+_LEN_7, _LEN_9, _LEN_11, _LEN_12, _LEN_13, _LEN_15 = b"\x3a", b"\x4a", b"\x5a", b"\x62", b"\x6a", b"\x7a"
+_VARINT_2, _VARINT_3, _VARINT_4, _VARINT_5 = b"\x10", b"\x18", b"\x20", b"\x28"
+_VARINT_6, _VARINT_7, _VARINT_10, _VARINT_12, _VARINT_14 = b"\x30", b"\x38", b"\x50", b"\x60", b"\x70"
+_FIXED64_1, _FIXED64_7, _FIXED64_8, _FIXED64_11 = b"\x09", b"\x39", b"\x41", b"\x59"
+_FIXED32_6, _FIXED32_8, _FIXED32_16 = b"\x35", b"\x45", b"\x85\x01"
+_DOUBLE_VALUE: Final = b"\x21"  # AnyValue.double_value, field 4, fixed64
+_TRUE_VALUE: Final = b"\x10\x01"
+_FALSE_VALUE: Final = b"\x10\x00"
+_SMALL_VARINTS: Final = tuple(bytes([n]) for n in range(128))
+
+
+def official_encoding() -> bool:
+    """Tell whether ``OTEL_REPLAY_ENCODER=sdk`` selects the official encoders, the reference path."""
+    return os.environ.get("OTEL_REPLAY_ENCODER", "").strip().lower() == "sdk"
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedSpan(SpanData):
+    """A span whose Span message a worker process has encoded already.
+
+    It carries the fields that deduplication, the parent index, the request's grouping, the
+    filters and the age warnings use: IDs, kind, name and times. The others keep their
+    defaults, so only `RequestEncoder`, which sends `encoded`, may encode it.
+    """
+
+    encoded: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedLog(LogData):
+    """A log record whose LogRecord message and dedupe fingerprint a worker process has computed.
+
+    Like `EncodedSpan`, it carries IDs, times and resource, and only `RequestEncoder` may encode it.
+    """
+
+    encoded: bytes = b""
+    identity: tuple[int, int] = (0, 0)
+
+
+class SerializedRequest:
+    """An export request that `RequestEncoder` wrote, with the two methods of a protobuf message that senders use."""
+
+    __slots__ = ("_serialized",)
+
+    def __init__(self, serialized: bytes) -> None:
+        self._serialized = serialized
+
+    def ByteSize(self) -> int:  # noqa: N802  # the protobuf message method's name
+        """Return the size of the serialized request in bytes."""
+        return len(self._serialized)
+
+    def SerializePartialToString(self) -> bytes:  # noqa: N802  # the protobuf message method's name
+        """Return the serialized request."""
+        return self._serialized
+
+
+class RequestEncoder:
+    """Encodes batches of spans or log records into serialized OTLP export requests.
+
+    One encoder serves a whole run: it keeps the encoded resources and scopes, and a
+    bounded cache of encoded attributes.
+    """
+
+    def __init__(self) -> None:
+        self._scopes: dict[ScopeData, InstrumentationScope | None] = {}
+        self._resources: dict[ResourceData, bytes] = {}
+        self._key_values: dict[tuple[bytes, str, type, object], bytes] = {}
+
+    def spans(self, spans: Sequence[SpanData]) -> bytes:
+        """Return the serialized ExportTraceServiceRequest for `spans`."""
+        return self._request(spans, self._span)
+
+    def logs(self, logs: Sequence[LogData]) -> bytes:
+        """Return the serialized ExportLogsServiceRequest for `logs`."""
+        return self._request(logs, self._log)
+
+    def span_message(self, span: SpanData) -> bytes:
+        """Return the serialized Span message of one span, as `spans` writes it."""
+        return self._span(span)
+
+    def log_message(self, log: LogData) -> bytes:
+        """Return the serialized LogRecord message of one log record, as `logs` writes it."""
+        return self._log(log)
+
+    def _request(self, records: Sequence[SpanData] | Sequence[LogData], encode: Callable[..., bytes]) -> bytes:
+        # ResourceSpans and ResourceLogs, ScopeSpans and ScopeLogs, and the two requests
+        # number their fields alike, so one function writes both signals.
+        groups: dict[ResourceData, dict[InstrumentationScope | None, list[SpanData | LogData]]] = {}
+        for record in records:
+            scope = self._sdk_scope(record.scope)
+            groups.setdefault(record.resource, {}).setdefault(scope, []).append(record)
+
+        out: list[bytes] = []
+        for resource, scopes in groups.items():
+            body = [_message(_LEN_1, self._resource(resource))]
+            for scope, group in scopes.items():
+                # The official path sets the scope's dropped count from each record in turn,
+                # so the group's last record decides it.
+                body.append(_message(_LEN_2, self._scope_group(scope, group, encode)))
+            if resource.schema_url:
+                body.append(_string(_LEN_3, resource.schema_url))
+            out.append(_message(_LEN_1, b"".join(body)))
+        return b"".join(out)
+
+    def _scope_group(
+        self, scope: InstrumentationScope | None, group: list[SpanData | LogData], encode: Callable[..., bytes]
+    ) -> bytes:
+        scope_body = b""
+        if scope is not None:
+            scope_body = _string(_LEN_1, scope.name)
+            if scope.version is not None:
+                scope_body += _string(_LEN_2, scope.version)
+            scope_body += self._attributes(_LEN_3, scope.attributes or {})
+        scope_body += _uint(_VARINT_4, group[-1].scope.dropped_attributes_count)
+
+        parts = [_message(_LEN_1, scope_body)]
+        parts.extend(_message(_LEN_2, encode(record)) for record in group)
+        if scope is not None and scope.schema_url:
+            parts.append(_string(_LEN_3, scope.schema_url))
+        return b"".join(parts)
+
+    def _sdk_scope(self, scope: ScopeData) -> InstrumentationScope | None:
+        # The SDK's scope object gives the official grouping (equal name, version, schema URL
+        # and attributes) and the same attribute clean-up.
+        if scope in self._scopes:
+            return self._scopes[scope]
+        sdk_scope = None
+        if scope.name or scope.version or scope.attributes or scope.schema_url:
+            attributes = dict(scope.attributes) if scope.attributes else None
+            sdk_scope = InstrumentationScope(scope.name, scope.version or None, scope.schema_url or None, attributes)
+        self._scopes[scope] = sdk_scope
+        return sdk_scope
+
+    def _resource(self, resource: ResourceData) -> bytes:
+        encoded = self._resources.get(resource)
+        if encoded is None:
+            encoded = self._attributes(_LEN_1, resource.attributes)
+            encoded += _uint(_VARINT_2, resource.dropped_attributes_count)
+            self._resources[resource] = encoded
+        return encoded
+
+    def _span(self, span: SpanData) -> bytes:
+        if type(span) is EncodedSpan:
+            return span.encoded
+        parts = [b"\x0a\x10", span.trace_id.to_bytes(16, "big"), b"\x12\x08", span.span_id.to_bytes(8, "big")]
+        if span.trace_state:
+            parts.append(_string(_LEN_3, span.trace_state))
+        if span.parent_span_id:
+            parts += (b"\x22\x08", span.parent_span_id.to_bytes(8, "big"))
+        if span.name:
+            parts.append(_string(_LEN_5, span.name))
+        if span.kind:
+            parts += (_VARINT_6, _varint(int(span.kind)))
+        if span.start_time_unix_nano:
+            parts += (_FIXED64_7, _pack_fixed64(span.start_time_unix_nano))
+        if span.end_time_unix_nano:
+            parts += (_FIXED64_8, _pack_fixed64(span.end_time_unix_nano))
+        if span.attributes:
+            parts.append(self._attributes(_LEN_9, span.attributes))
+        if span.dropped_attributes_count:
+            parts += (_VARINT_10, _varint(span.dropped_attributes_count))
+        parts.extend(_message(_LEN_11, self._event(event)) for event in span.events)
+        if span.dropped_events_count:
+            parts += (_VARINT_12, _varint(span.dropped_events_count))
+        parts.extend(_message(_LEN_13, self._link(link)) for link in span.links)
+        if span.dropped_links_count:
+            parts += (_VARINT_14, _varint(span.dropped_links_count))
+        parts.append(_message(_LEN_15, _status(span)))
+        if span.flags:
+            parts += (_FIXED32_16, _pack_fixed32(span.flags))
+        return b"".join(parts)
+
+    def _event(self, event: EventData) -> bytes:
+        parts: list[bytes] = []
+        if event.time_unix_nano:
+            parts += (_FIXED64_1, _pack_fixed64(event.time_unix_nano))
+        if event.name:
+            parts.append(_string(_LEN_2, event.name))
+        parts.append(self._attributes(_LEN_3, event.attributes))
+        parts.append(_uint(_VARINT_4, event.dropped_attributes_count))
+        return b"".join(parts)
+
+    def _link(self, link: LinkData) -> bytes:
+        parts = [b"\x0a\x10", link.trace_id.to_bytes(16, "big"), b"\x12\x08", link.span_id.to_bytes(8, "big")]
+        if link.trace_state:
+            parts.append(_string(_LEN_3, link.trace_state))
+        parts.append(self._attributes(_LEN_4, link.attributes))
+        parts.append(_uint(_VARINT_5, link.dropped_attributes_count))
+        if link.flags:
+            parts += (_FIXED32_6, _pack_fixed32(link.flags))
+        return b"".join(parts)
+
+    def _log(self, log: LogData) -> bytes:
+        if type(log) is EncodedLog:
+            return log.encoded
+        parts: list[bytes] = []
+        if log.time_unix_nano:
+            parts += (_FIXED64_1, _pack_fixed64(log.time_unix_nano))
+        if log.severity_number:
+            parts += (_VARINT_2, _varint(log.severity_number))
+        if log.severity_text:
+            parts.append(_string(_LEN_3, log.severity_text))
+        parts.append(_message(_LEN_5, _any_value(log.body)))
+        if log.attributes:
+            parts.append(self._attributes(_LEN_6, log.attributes))
+        if log.dropped_attributes_count:
+            parts += (_VARINT_7, _varint(log.dropped_attributes_count))
+        if log.flags:
+            parts += (_FIXED32_8, _pack_fixed32(log.flags))
+        # The SDK's log record takes its IDs from a span context, which exists only when
+        # either ID is set; an ID of 0 is left out.
+        if log.trace_id:
+            parts += (b"\x4a\x10", log.trace_id.to_bytes(16, "big"))
+        if log.span_id:
+            parts += (b"\x52\x08", log.span_id.to_bytes(8, "big"))
+        if log.observed_time_unix_nano:
+            parts += (_FIXED64_11, _pack_fixed64(log.observed_time_unix_nano))
+        if log.event_name:
+            parts.append(_string(_LEN_12, log.event_name))
+        return b"".join(parts)
+
+    def _attributes(self, tag: bytes, attributes: Attributes) -> bytes:
+        """Encode attributes as repeated KeyValue fields under `tag`, skipping those the SDK would skip."""
+        if not attributes:
+            return b""
+        cache = self._key_values
+        parts = []
+        for key, value in attributes.items():
+            value_type = type(value)
+            cacheable = value_type is str or value_type is int or (value_type is float and value != 0.0)
+            # 0.0 and -0.0 are equal as keys but encode differently, so zero floats are not cached.
+            # The tag is part of the key because span, event and link attributes differ in it.
+            cache_key = (tag, key, value_type, value)
+            encoded = cache.get(cache_key) if cacheable else None
+            if encoded is None:
+                encoded = _key_value_field(tag, key, value)
+                if cacheable:
+                    if len(cache) >= _KEY_VALUE_CACHE_SIZE:
+                        cache.clear()
+                    cache[cache_key] = encoded
+            parts.append(encoded)
+        return b"".join(parts)
+
+
+def _key_value_field(tag: bytes, key: object, value: AnyValue) -> bytes:
+    """Encode one top-level attribute, or return b"" where the official encoder logs and drops it."""
+    if not isinstance(key, str):
+        logger.warning("Dropped attribute %r, which OTLP cannot carry: the key is not a string", key)
+        return b""
+    try:
+        return _message(tag, _key_value(key, value))
+    except (TypeError, ValueError, UnicodeEncodeError) as error:
+        logger.warning("Dropped attribute %r, which OTLP cannot carry: %s", key, error)
+        return b""
+
+
+def _key_value(key: str, value: AnyValue) -> bytes:
+    return _string(_LEN_1, key) + _message(_LEN_2, _any_value(value))
+
+
+def _any_value(value: AnyValue) -> bytes:
+    """Return the body of an AnyValue message, with the official `_encode_value`'s type order."""
+    if value is None:
+        return b""
+    if isinstance(value, bool):
+        return _TRUE_VALUE if value else _FALSE_VALUE
+    if isinstance(value, str):
+        return _message(_LEN_1, value.encode())
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            msg = f"integer {value} is outside int64"
+            raise ValueError(msg)
+        return _VARINT_3 + _varint(value & _UINT64_MASK)
+    if isinstance(value, float):
+        return _DOUBLE_VALUE + _pack_double(value)
+    if isinstance(value, bytes):
+        return _message(_LEN_7, value)
+    if isinstance(value, Sequence):
+        array = b"".join(_message(_LEN_1, _any_value(item)) for item in value)
+        return _message(_LEN_5, array)
+    if isinstance(value, Mapping):
+        kvlist = b"".join(_message(_LEN_1, _key_value(str(key), item)) for key, item in value.items())
+        return _message(_LEN_6, kvlist)
+    msg = f"invalid type {type(value).__name__} of value {value!r}"
+    raise TypeError(msg)
+
+
+def _status(span: SpanData) -> bytes:
+    status = _string(_LEN_2, span.status_message) if span.status_message else b""
+    if span.status_code:
+        status += _VARINT_3 + _varint(span.status_code)
+    return status
+
+
+def _message(tag: bytes, body: bytes) -> bytes:
+    """Encode a length-delimited field: a sub-message, bytes or an encoded string."""
+    return tag + _varint(len(body)) + body
+
+
+def _string(tag: bytes, text: str) -> bytes:
+    """Encode a string field, left out when empty as proto3 does."""
+    if not text:
+        return b""
+    return _message(tag, text.encode())
+
+
+def _uint(tag: bytes, number: int) -> bytes:
+    """Encode an unsigned varint field, left out when 0 as proto3 does."""
+    if not number:
+        return b""
+    return tag + _varint(number)
+
+
+def _varint(number: int) -> bytes:
+    if number < 128:
+        return _SMALL_VARINTS[number]
+    out = bytearray()
+    while number > 0x7F:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)

@@ -1,0 +1,137 @@
+"""Replaying with worker processes sends the same requests and summary as replaying in one process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from otel_replay.model import Signal
+from otel_replay.receiver import OTLPReceiver
+from otel_replay.workers import CHUNK_SIZE, IN_FLIGHT_PER_WORKER, WorkerPool
+from tests.conftest import CODEMACHINE, SESSION_B_SPANS, run_cli
+
+SPAN_TEXT = """{
+      "name": "agent.tool.Bash",
+      "traceId": "9243e8d490877e82a91f0d57dcc3fbca",
+      "spanId": "SPAN_ID",
+      "startTime": 1796218006549,
+      "endTime": 1796218006550.2722,
+      "status": {"code": 1},
+      "attributes": {"tool.name": "Bash"},
+      "events": []
+    }"""
+
+
+def _replay(receiver: OTLPReceiver, *args: str | Path) -> tuple[list[bytes], dict[str, object], str]:
+    receiver.received.traces.clear()
+    receiver.received.logs.clear()
+    receiver.received.metrics.clear()
+    result = run_cli("replay", *args, "--endpoint", receiver.url, "--json")
+    requests = [
+        request.SerializeToString()
+        for request in receiver.received.traces + receiver.received.logs + receiver.received.metrics
+    ]
+    summary = json.loads(result.stdout)
+    return requests, summary, result.stderr
+
+
+@pytest.mark.parametrize("batch_size", ["512", "7"])
+def test_workers_send_same_requests(receiver: OTLPReceiver, batch_size: str) -> None:
+    """The bundled CodeMachine files (duplicates, notices, several resources) give the same bytes."""
+    serial = _replay(receiver, CODEMACHINE / "traces", "--workers", "1", "--batch-size", batch_size)
+    parallel = _replay(receiver, CODEMACHINE / "traces", "--workers", "2", "--batch-size", batch_size)
+
+    assert len(serial[0]) > 3
+    assert parallel[0] == serial[0]
+
+
+def test_workers_same_summary_and_warnings(receiver: OTLPReceiver) -> None:
+    """Counts, skipped reasons, orphans and the warnings on stderr are the same with workers."""
+    serial = _replay(receiver, CODEMACHINE / "traces", "--workers", "1")
+    parallel = _replay(receiver, CODEMACHINE / "traces", "--workers", "3")
+
+    assert parallel[1] == serial[1]
+    assert sorted(parallel[2].splitlines()) == sorted(serial[2].splitlines())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--name", "cli.*"],
+        ["--since", "2026-12-04T19:40:08Z", "--until", "2026-12-04T19:44:00Z"],
+        ["--trace-id", "2a020191f1d4cd2af6d84c5aaf8e3f51"],
+    ],
+)
+def test_workers_filter_like_one_process(receiver: OTLPReceiver, options: list[str]) -> None:
+    """Filters see the name and times of records that workers decoded."""
+    serial = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", "1")
+    parallel = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", "2")
+
+    assert parallel[0] == serial[0]
+    assert parallel[1] == serial[1]
+    assert sorted(parallel[2].splitlines()) == sorted(serial[2].splitlines())
+
+
+def test_workers_ignored_when_times_move(receiver: OTLPReceiver) -> None:
+    """A time shift changes records after reading, so the records are read in one process, with a warning."""
+    serial = _replay(receiver, CODEMACHINE / "traces", "--shift", "-1d", "--workers", "1")
+    parallel = _replay(receiver, CODEMACHINE / "traces", "--shift", "-1d", "--workers", "2")
+
+    assert parallel[0] == serial[0]
+    assert "--workers 2 has no effect with a time shift" in parallel[2]
+
+
+def test_workers_truncated_file(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """A truncated file sends its complete records and reports the file error with workers too."""
+    path = tmp_path / SESSION_B_SPANS.name
+    text = SESSION_B_SPANS.read_text(encoding="utf-8")
+    path.write_text(text[: len(text) // 2], encoding="utf-8")
+
+    serial = _replay(receiver, path, "--workers", "1")
+    parallel = _replay(receiver, path, "--workers", "2")
+
+    assert parallel[0] == serial[0]
+    assert parallel[1] == serial[1]
+    assert serial[1]["file_errors"] == 1
+
+
+def test_workers_console_script(receiver: OTLPReceiver) -> None:
+    """The installed command, where the workers are forked, sends the same requests as one process."""
+    command = [str(Path(sys.executable).parent / "otel-replay"), "replay", str(CODEMACHINE / "traces")]
+    options = ["--endpoint", receiver.url, "--quiet"]
+    serial = subprocess.run([*command, *options, "--workers", "1"], capture_output=True, check=False)
+    serial_requests = [request.SerializeToString() for request in receiver.received.traces + receiver.received.logs]
+    receiver.received.traces.clear()
+    receiver.received.logs.clear()
+    parallel = subprocess.run([*command, *options, "--workers", "2"], capture_output=True, check=False)
+    parallel_requests = [request.SerializeToString() for request in receiver.received.traces + receiver.received.logs]
+
+    assert serial.returncode == 0, serial.stderr
+    assert parallel.returncode == 0, parallel.stderr
+    assert parallel_requests == serial_requests
+
+
+def test_read_ahead_is_bounded() -> None:
+    """The pool takes at most its in-flight chunks plus one ahead of the records handed out."""
+    taken = 0
+
+    def elements() -> Iterator[object]:
+        nonlocal taken
+        for number in range(50 * CHUNK_SIZE):
+            taken += 1
+            yield SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")
+
+    pool = WorkerPool(2)
+    try:
+        records = pool.decode(Path("generated.json"), "spans", "service", elements())
+        first = next(records)
+    finally:
+        pool.close()
+
+    assert first.signal is Signal.TRACES
+    assert taken <= (2 * IN_FLIGHT_PER_WORKER + 1) * CHUNK_SIZE
