@@ -75,7 +75,7 @@ def test_oversized_record_skipped(receiver: OTLPReceiver, tmp_path: Path) -> Non
 
 
 def test_oversized_record_named(receiver: OTLPReceiver, tmp_path: Path) -> None:
-    """The warning names the file, the record, the trace and span IDs and the encoded size."""
+    """The error names the file, the record, the trace and span IDs and the encoded size, and the summary counts it."""
     source = otlp_spans_file(tmp_path / "spans.json", big_value_bytes=10_000)
 
     result = run_cli("replay", source, "--endpoint", receiver.url, "--max-batch-bytes", "4096")
@@ -86,6 +86,8 @@ def test_oversized_record_named(receiver: OTLPReceiver, tmp_path: Path) -> None:
     assert f"span with trace ID {TRACE_ID} and span ID {BIG_SPAN_ID}" in warnings[0]
     assert "exceeds --max-batch-bytes 4096" in warnings[0]
     assert "request of 100" in warnings[0]  # about 10,100 bytes with the span's other fields
+    assert warnings[0].startswith("Error: ")
+    assert "\n1 error(s), " in result.stderr
 
 
 def test_413_splits_until_accepted(tmp_path: Path) -> None:

@@ -282,6 +282,7 @@ def test_each_failed_log_batch_printed(start_stub: Callable[[Responder], StubSer
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:") and "logs" in line]
     assert batches == 3
     assert len(errors) == batches
+    assert f"\n{batches} error(s), " in result.stderr
 
 
 def test_server_error_not_retried(start_stub: Callable[[Responder], StubServer]) -> None:

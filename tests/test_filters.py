@@ -182,3 +182,12 @@ def test_filtered_count_in_table(receiver: OTLPReceiver) -> None:
 
     assert result.exit_code == 0
     assert "50 filtered" in result.stderr
+
+
+@pytest.mark.parametrize(("service", "warned"), [("checkout", True), ("codemachine", False)])
+def test_no_match_warns(receiver: OTLPReceiver, service: str, warned: bool) -> None:
+    """Filters that leave out every record say so, since that is most often a typo."""
+    result = run_cli("replay", SESSION_B_SPANS, "--service", service, "--endpoint", receiver.url)
+
+    assert result.exit_code == 0
+    assert ("No record matched the filters" in result.stderr) is warned

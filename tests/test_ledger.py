@@ -204,9 +204,12 @@ def test_ledger_rejects_changing_identities(
     receiver: OTLPReceiver, tmp_path: Path, option: list[str], reason: str
 ) -> None:
     """Options that give records new identities in every run cannot be resumed from a ledger."""
-    result = run_cli("replay", SESSION_B_SPANS, *option, "--endpoint", receiver.url, "--ledger", tmp_path / "l")
+    ledger = tmp_path / "replay.ledger"
+
+    result = run_cli("replay", SESSION_B_SPANS, *option, "--endpoint", receiver.url, "--ledger", ledger)
 
     assert result.exit_code == 2
+    assert not ledger.exists()
     assert "--ledger cannot resume this run" in result.stderr
     assert reason in result.stderr
     assert receiver.received.traces == []

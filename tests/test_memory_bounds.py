@@ -1,4 +1,4 @@
-"""Peak memory of the CLI on files with one enormous line or value, measured with wait4.
+"""Peak memory of the CLI on files with one enormous line or value, measured as its process's VmHWM.
 
 The files are written without holding their content in the test's memory: a sparse file
 whose hole of NUL bytes sits inside a JSON string, and a zstd file compressed in chunks.
@@ -76,21 +76,40 @@ def write_zstd_jaeger_file(path: Path) -> None:
         file.write(compressor.flush())
 
 
+# Runs the CLI and, at exit, writes the process's peak resident set size (VmHWM, in KiB) to
+# the file named by the first argument. Linux keeps a process's ru_maxrss across exec, so
+# wait4 would report the peak of the large pytest process that forked the child instead.
+_MEASURED_CLI = """
+import atexit, sys
+
+def _write_peak(path=sys.argv[1]):
+    with open("/proc/self/status", encoding="ascii") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(path, "w", encoding="ascii") as out:
+        out.write(peak)
+
+atexit.register(_write_peak)
+sys.argv = ["otel-replay", *sys.argv[2:]]
+from otel_replay.cli import main
+main()
+"""
+
+
 def run_cli_measured(tmp_path: Path, *args: str | Path) -> tuple[int, int, dict[str, Any], str]:
     """Run the CLI in a subprocess; return its exit status, peak RSS in bytes, --json summary and stderr."""
     stdout_path = tmp_path / "stdout.txt"
     stderr_path = tmp_path / "stderr.txt"
+    peak_path = tmp_path / "peak.txt"
     with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "otel_replay", *map(str, args)], stdout=stdout, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it; Popen must not wait again
+        command = [sys.executable, "-c", _MEASURED_CLI, str(peak_path), *map(str, args)]
+        returncode = subprocess.run(command, stdout=stdout, stderr=stderr, check=False).returncode
 
-    peak_bytes = usage.ru_maxrss * 1024  # kilobytes on Linux
+    peak_bytes = int(peak_path.read_text(encoding="ascii")) * 1024
     summary = json.loads(stdout_path.read_text(encoding="utf-8"))
-    return process.returncode, peak_bytes, summary, stderr_path.read_text(encoding="utf-8")
+    return returncode, peak_bytes, summary, stderr_path.read_text(encoding="utf-8")
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in kilobytes only on Linux")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is read from Linux's /proc")
 @pytest.mark.parametrize("write", [write_sparse_line_file, write_zstd_bomb], ids=["sparse-line", "zstd-bomb"])
 def test_huge_line_memory_bounded(tmp_path: Path, receiver: OTLPReceiver, write: Any) -> None:
     """A 400 MiB OTLP/JSON line, plain or from a zstd bomb, is skipped in bounded memory; its neighbours arrive."""
@@ -109,7 +128,7 @@ def test_huge_line_memory_bounded(tmp_path: Path, receiver: OTLPReceiver, write:
     assert "record 1: line 2 is longer than the maximum record size of 67108864 bytes" in stderr
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in kilobytes only on Linux")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is read from Linux's /proc")
 def test_huge_json_value_memory_bounded(tmp_path: Path, receiver: OTLPReceiver) -> None:
     """A 400 MiB Jaeger span ends its file with an error, in bounded memory."""
     path = tmp_path / "jaeger.json.zst"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -181,12 +182,9 @@ def _replay_paced(tmp_path: Path, options: ReplayOptions, clock: FakeClock) -> t
 
 
 def _record_schedule(record: object) -> int:
-    """Return the schedule time of a rebuilt span or log record, or of a MetricData."""
-    if isinstance(record, MetricData):
-        return schedule_time(record)
-    recorded = record.recorded  # type: ignore[attr-defined]  # the rebuilt SDK objects keep their record
-    assert isinstance(recorded, (SpanData, LogData))
-    return schedule_time(recorded)
+    """Return the schedule time of a record that the sink received."""
+    assert isinstance(record, (SpanData, LogData, MetricData))
+    return schedule_time(record)
 
 
 def test_paced_shift_lands_at_send_time(tmp_path: Path) -> None:
@@ -379,3 +377,19 @@ def test_loop_reports_problems_once(receiver: OTLPReceiver) -> None:
     summary = json.loads(result.stdout)
     assert summary["warnings"] == 3
     assert summary["signals"]["traces"]["sent"] == 3 * 51
+
+
+def test_long_wait_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A wait of 10 seconds or more says how long it is and how to shorten it; shorter waits say nothing."""
+    clock = FakeClock()
+
+    with caplog.at_level(logging.WARNING, logger="otel_replay.pacing"):
+        _replay_paced(tmp_path, ReplayOptions(pace=PaceOptions(real=True)), clock)
+    quiet = list(caplog.messages)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="otel_replay.pacing"):
+        _replay_paced(tmp_path, ReplayOptions(pace=PaceOptions(real=True, speed=0.1)), clock)
+
+    assert quiet == []
+    assert caplog.messages
+    assert all("until the next record, as recorded; --speed N shortens waits" in line for line in caplog.messages)

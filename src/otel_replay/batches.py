@@ -200,10 +200,12 @@ class BatchSender:
             f"{_describe(record)}: not sent, since its request of {encoded_size} bytes exceeds "
             f"--max-batch-bytes {limit}"
         )
+        # A record that is never sent makes the run fail, so this is an error, not a warning.
         if location is None:
-            logger.warning("%s", message)
+            self._summary.errors += 1
+            logger.error("%s", message)
         else:
-            self._summary.warning(location, message)
+            self._summary.error(location, message)
 
     def _failed(self, part: list[object], outcome: Outcome | None, reason: str | None = None) -> None:
         if reason is None:

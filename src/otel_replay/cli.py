@@ -460,7 +460,7 @@ def replay_command(
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Send the spans, log records and metrics in telemetry files to an OTLP/HTTP endpoint.
+    """Send the spans, log records and metrics in telemetry files to an OTLP endpoint, over HTTP or gRPC.
 
     Spans keep their trace, span and parent IDs and their times to the nanosecond, and
     duplicate records (CodeMachine's latest*.json repeats the newest session) are sent once.
@@ -495,6 +495,7 @@ def replay_command(
         _redact_from_logs(secret_values(settings))
         opened_ledger = None
         if ledger is not None:
+            _check_ledger_combination(new_ids=new_ids, loop=loop, shift_to_now=shift_to_now)
             opened_ledger = Ledger.open(ledger)
             resources.callback(opened_ledger.close)
         options = ReplayOptions(
@@ -512,7 +513,6 @@ def replay_command(
             ledger=opened_ledger,
             workers=workers,
         )
-        _check_ledger_combination(options)
         interruption = Interruption()
         resources.enter_context(interruption.installed())
         send_options = SendOptions(max_batch_bytes=max_batch_bytes, ledger=opened_ledger, interruption=interruption)
@@ -877,16 +877,14 @@ def _resource_attributes(values: Sequence[str] | None, *, from_env: bool) -> dic
 # --- running and output ----------------------------------------------------------------
 
 
-def _check_ledger_combination(options: ReplayOptions) -> None:
+def _check_ledger_combination(*, new_ids: bool, loop: int, shift_to_now: bool) -> None:
     """Reject options that give the same record a different identity in every run, which a ledger cannot follow."""
-    if options.ledger is None:
-        return
     reasons = []
-    if options.new_ids:
+    if new_ids:
         reasons.append("--new-ids draws new random IDs in every run")
-    if options.loop != 1:
+    if loop != 1:
         reasons.append("--loop sends each record more than once")
-    if options.time.shift_to_now:
+    if shift_to_now:
         reasons.append("--shift-to-now computes a new offset in every run; pass the same --shift DURATION instead")
     if reasons:
         msg = "--ledger cannot resume this run, because " + "; ".join(reasons)

@@ -9,6 +9,7 @@ while the pacer waits.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from otel_replay.model import LogData, MetricData, SpanData
 
 __all__ = ["Clock", "PaceOptions", "Pacer", "SystemClock", "schedule_time"]
 
+logger = logging.getLogger(__name__)
+
 _NANOS_PER_SECOND: Final = 1_000_000_000
 MIN_WAIT_NANOS: Final = 50_000_000
 """Shorter waits are skipped, so records closer than 50 ms share a request instead of one each.
@@ -25,6 +28,20 @@ MIN_WAIT_NANOS: Final = 50_000_000
 A record therefore goes out up to 50 ms before its moment. The schedule is measured from
 the first record, so the skipped waits do not add up.
 """
+
+
+LONG_WAIT_NANOS: Final = 10 * _NANOS_PER_SECOND
+"""Waits at least this long are logged, with the flag that shortens them."""
+
+
+def _seconds(nanos: int) -> str:
+    """Return a wait for people, such as ``59m55s`` or ``12.5s``."""
+    seconds = nanos / _NANOS_PER_SECOND
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
 
 
 class Clock(Protocol):
@@ -110,6 +127,11 @@ class Pacer:
         now = self._clock.now()
         if target - now >= MIN_WAIT_NANOS:
             self._flush()
+            if target - now >= LONG_WAIT_NANOS:
+                # Without this line a long recorded gap looks like a hung replay.
+                logger.warning(
+                    "Waiting %s until the next record, as recorded; --speed N shortens waits", _seconds(target - now)
+                )
             self._clock.sleep((target - now) / _NANOS_PER_SECOND)
             now = self._clock.now()
 

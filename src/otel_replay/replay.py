@@ -191,7 +191,22 @@ def replay(
             pool.close(abort=aborted)
         _close(exporter, summary)
 
+    if options.record_filter.active:
+        _warn_if_nothing_matched(summary)
     return summary
+
+
+def _warn_if_nothing_matched(summary: Summary) -> None:
+    """Warn when the filters left out every record, which is most often a typo in a filter value."""
+    filtered = sum(counts.skipped[FILTERED] for counts in summary.counts.values())
+    considered = sum(
+        counts.read - counts.skipped[NOT_SELECTED] - counts.skipped[INVALID] for counts in summary.counts.values()
+    )
+    if filtered and filtered == considered:
+        logger.warning(
+            "No record matched the filters (--trace-id, --service, --since, --until, --name), "
+            "so nothing was sent; `otel-replay inspect` lists the services, traces and time range of the input"
+        )
 
 
 def _scan_if_needed(

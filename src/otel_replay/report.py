@@ -244,6 +244,7 @@ class Summary:
             if self.ledger is None:
                 resume = "a run with --ledger FILE can be resumed after an interruption"
             lines.append(f"Interrupted before the end of the input; {resume}")
-        if self.errors or self.warnings:
-            lines.append(f"{self.errors} error(s), {self.warnings} warning(s)")
+        errors = self.errors + len(self.export_errors)
+        if errors or self.warnings:
+            lines.append(f"{errors} error(s), {self.warnings} warning(s)")
         return lines
