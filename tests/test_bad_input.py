@@ -217,6 +217,7 @@ class BadRecord:
 
 BAD_RECORDS = {
     "traceId-missing": BadRecord(SESSION_B_SPANS, 3, "traceId", DROP, "traceId"),
+    "startTime-missing": BadRecord(SESSION_B_SPANS, 3, "startTime", DROP, "startTime"),
     "traceId-not-hex": BadRecord(SESSION_B_SPANS, 3, "traceId", "g" * 32, "traceId"),
     "traceId-all-zero": BadRecord(SESSION_B_SPANS, 3, "traceId", "0" * 32, "traceId"),
     "spanId-too-short": BadRecord(SESSION_B_SPANS, 3, "spanId", "45382a38", "spanId"),
@@ -658,3 +659,11 @@ def test_header_value_with_space_not_printed(receiver: OTLPReceiver) -> None:
 
     assert SECRET not in result.stdout
     assert SECRET not in result.stderr
+
+
+def test_missing_time_says_missing(bad_record_runs: BadRecordRuns) -> None:
+    """A missing time is named as missing, not shown as Python's None."""
+    errors = error_lines(bad_record_runs.outcome("startTime-missing").result)
+
+    assert "got no value (the field is missing or null)" in errors[0]
+    assert "None" not in errors[0]

@@ -270,5 +270,8 @@ def _unit_name(nanos_per_unit: int) -> str:
 
 
 def _show(value: object) -> str:
+    if value is None:
+        # Readers pass None both for JSON null and for a field that is not there.
+        return "no value (the field is missing or null)"
     text = repr(value) if not isinstance(value, Decimal) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
