@@ -15,7 +15,7 @@ from otel_replay.formats import by_name, console, detect, limits
 from otel_replay.formats.limits import MAX_VALUE_DEPTH, record_size_limit
 from otel_replay.model import Item, Notice, Skipped, SpanData
 from otel_replay.receiver import OTLPReceiver
-from tests.conftest import Result, run_cli
+from tests.conftest import SESSION_B_SPANS, Result, run_cli
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 JSON_FORMATS = ["codemachine", "otlp-json", "jaeger", "zipkin", "python-console"]
@@ -510,3 +510,28 @@ def spans_of(line: str) -> list[dict[str, Any]]:
         for scope_spans in resource_spans["scopeSpans"]
         for span in scope_spans["spans"]
     ]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("bad_value", [DEEP_TEXT, LONG_INTEGER], ids=["deep", "long-integer"])
+def test_undecodable_codemachine_record_skipped(
+    tmp_path: Path, receiver: OTLPReceiver, workers: str, bad_value: str
+) -> None:
+    """In a file as CodeMachine writes it, one undecodable record is skipped and the records after it are sent."""
+    document = json.loads(SESSION_B_SPANS.read_text(encoding="utf-8"))
+    span_count = len(document["spans"])
+    document["spans"][3]["attributes"]["bad"] = "BAD-VALUE"
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps(document, indent=2).replace('"BAD-VALUE"', bad_value), encoding="utf-8")
+
+    result = run_cli("replay", path, "--endpoint", receiver.url, "--workers", workers, "--json")
+
+    traces = json.loads(result.stdout)["signals"]["traces"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert result.exit_code == 1
+    assert traces["sent"] == span_count - 1
+    assert traces["skipped_by_reason"] == {"invalid": 1}
+    assert len(receiver.received.spans()) == span_count - 1
+    assert len(errors) == 1
+    assert f"{path}: record 3" in errors[0]
+    assert "not valid JSON" in errors[0]

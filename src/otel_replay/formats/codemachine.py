@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Final, TypeAlias
@@ -222,12 +223,41 @@ def _stream_texts(stream: JsonValueStream) -> Iterator[str | object]:
             try:
                 orjson.loads(text)
             except orjson.JSONDecodeError:
-                pass
+                element = _decode_cut_text(text)
+                if element is not _NOT_ONE_VALUE:
+                    stream.skip(len(text))
+                    yield element
+                    continue
             else:
                 stream.skip(len(text))
                 yield text
                 continue
         yield stream.value()
+
+
+@dataclass(frozen=True, slots=True)
+class _InvalidElement:
+    """An array element whose text is complete but cannot be decoded, such as one nested too deeply."""
+
+    message: str
+
+
+_NOT_ONE_VALUE: Final = object()
+
+
+def _decode_cut_text(text: str) -> object:
+    """Decode a record's text exactly, or return why it cannot be decoded.
+
+    Only nesting and integer length make a complete record undecodable, which gives an
+    `_InvalidElement`. Any other error means the text was not cut at the record's end, which
+    gives `_NOT_ONE_VALUE`, so the stream parser must read the record.
+    """
+    try:
+        return decode_document(_DECODER, text)
+    except json.JSONDecodeError as error:
+        if error.msg.startswith(("arrays and objects nested", "an integer longer")):
+            return _InvalidElement(f"not valid JSON: {error.msg}")
+        return _NOT_ONE_VALUE
 
 
 def _stream_elements(stream: JsonValueStream) -> Iterator[object]:
@@ -242,8 +272,8 @@ def _stream_elements(stream: JsonValueStream) -> Iterator[object]:
             try:
                 element = fastjson.loads(text)
             except fastjson.NotExact:
-                pass
-            else:
+                element = _decode_cut_text(text)
+            if element is not _NOT_ONE_VALUE:
                 stream.skip(len(text))
                 yield element
                 continue
@@ -337,6 +367,9 @@ def _check_count(path: Path, document: Mapping[str, object], key: str, actual: i
 def _read_spans(path: Path, json_spans: Iterable[object], service: str | None, start: int = 0) -> Iterator[Item]:
     resource = ResourceData({"service.name": service} if service is not None else {})
     for index, json_span in enumerate(json_spans, start):
+        if isinstance(json_span, _InvalidElement):
+            yield _skip_invalid(Signal.TRACES, path, index, RecordError("(record)", json_span.message))
+            continue
         notices: list[Notice] = []
         try:
             span = _decode_span(path, index, json_span, resource, notices)
@@ -354,6 +387,9 @@ def _read_logs(
     if fallback is None:
         fallback = ResourceData({"service.name": service} if service is not None else {})
     for index, json_log in enumerate(json_logs, start):
+        if isinstance(json_log, _InvalidElement):
+            yield _skip_invalid(Signal.LOGS, path, index, RecordError("(record)", json_log.message))
+            continue
         notices: list[Notice] = []
         try:
             log = _decode_log(path, index, json_log, resources, fallback, notices)
