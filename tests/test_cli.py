@@ -109,3 +109,15 @@ def test_progress_bar_only_on_tty(receiver: OTLPReceiver) -> None:
 
     assert "Replaying" in shown
     assert "Replaying" not in quiet
+
+
+def test_summary_counts_every_warning_printed(receiver: OTLPReceiver) -> None:
+    """The summary's warning count includes run-level warnings such as the age of the records, even with --quiet."""
+    loud = run_cli("replay", SESSION_B_SPANS, "--endpoint", receiver.url)
+    quiet = run_cli("replay", SESSION_B_SPANS, "--endpoint", receiver.url, "--quiet", "--json")
+
+    printed = [line for line in loud.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(printed) >= 2  # the lone surrogate in record 11 and the age of the spans
+    assert f"\n0 error(s), {len(printed)} warning(s)" in loud.stderr
+    assert json.loads(quiet.stdout)["warnings"] == len(printed)
+    assert "Warning" not in quiet.stderr

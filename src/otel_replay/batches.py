@@ -19,7 +19,7 @@ from otel_replay.delivery import Outcome, parse_partial_success, redact
 from otel_replay.interrupt import INTERRUPTED, Interruption
 from otel_replay.ledger import Ledger, record_identities
 from otel_replay.model import Location, LogData, MetricData, Signal, SpanData
-from otel_replay.report import REJECTED, TOO_LARGE, Summary
+from otel_replay.report import COUNTED, REJECTED, TOO_LARGE, Summary
 from otel_replay.transform import split_metric
 
 __all__ = ["DEFAULT_MAX_BATCH_BYTES", "BatchSender", "SendOptions"]
@@ -142,7 +142,7 @@ class BatchSender:
                 f"{partial.message or 'no reason given'}"
             )
             self._summary.export_errors.append(message)
-            logger.error("%s", message[0].upper() + message[1:])
+            logger.error("%s", message[0].upper() + message[1:], extra=COUNTED)
         elif partial.message:
             message = self._message(
                 f"the receiver accepted a batch of {self._count(size)} with a warning: {partial.message}"
@@ -203,7 +203,7 @@ class BatchSender:
         # A record that is never sent makes the run fail, so this is an error, not a warning.
         if location is None:
             self._summary.errors += 1
-            logger.error("%s", message)
+            logger.error("%s", message, extra=COUNTED)
         else:
             self._summary.error(location, message)
 
@@ -217,7 +217,7 @@ class BatchSender:
         endpoint = self._summary.endpoints.get(self._signal, "the receiver")
         message = self._message(f"failed to send a batch of {self._count(size)} to {endpoint}: {reason}")
         self._summary.export_errors.append(message)
-        logger.error("%s", message[0].upper() + message[1:])
+        logger.error("%s", message[0].upper() + message[1:], extra=COUNTED)
         self._fail(part, "export failed")
 
     def _fail(self, part: list[object], reason: str) -> None:

@@ -943,6 +943,9 @@ class _Progress:
 
 
 def _finish(summary: Summary, *, json_output: bool, quiet: bool, extra: dict[str, object] | None = None) -> None:
+    summary.warnings += _PROBLEMS.warnings
+    summary.errors += _PROBLEMS.errors
+    _PROBLEMS.reset()
     if json_output:
         document = {**summary.to_dict(), **(extra or {})}
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -997,6 +1000,30 @@ class _MessageFormatter(logging.Formatter):
         return f"{record.levelname.capitalize()}: {record.getMessage()}"
 
 
+class _ProblemCounter(logging.Handler):
+    """Counts the warnings and errors that otel-replay logs besides the problems its summary counts itself."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.otel_replay = True  # marks the handler this module installed
+        self.reset()
+
+    def reset(self) -> None:
+        self.warnings = 0
+        self.errors = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith("otel_replay") or getattr(record, "otel_replay_counted", False):
+            return
+        if record.levelno >= logging.ERROR:
+            self.errors += 1
+        else:
+            self.warnings += 1
+
+
+_PROBLEMS: Final = _ProblemCounter()
+
+
 def _configure_logging(*, quiet: bool, verbose: bool) -> None:
     level = logging.WARNING
     if quiet:
@@ -1011,5 +1038,9 @@ def _configure_logging(*, quiet: bool, verbose: bool) -> None:
         if getattr(existing, "otel_replay", False):
             root.removeHandler(existing)
     handler.otel_replay = True  # type: ignore[attr-defined]  # marks the handler this module installed
+    handler.setLevel(level)
     root.addHandler(handler)
-    root.setLevel(level)
+    _PROBLEMS.reset()
+    root.addHandler(_PROBLEMS)
+    # Warnings are always created, so that the summary counts them even when --quiet hides them.
+    root.setLevel(min(level, logging.WARNING))

@@ -30,6 +30,9 @@ INTERRUPTED: Final = "interrupted"
 """The reason of records that were read but not delivered because the user pressed Ctrl-C."""
 EXIT_INTERRUPTED: Final = 130
 """The exit status of a run stopped by Ctrl-C, as shells report a process ended by SIGINT."""
+COUNTED: Final = {"otel_replay_counted": True}
+"""Logging `extra` of a message that the summary counts already, so that the CLI does not count it again."""
+
 _NOUNS: Final = {
     Signal.TRACES: ("span", "spans"),
     Signal.LOGS: ("log record", "log records"),
@@ -161,9 +164,9 @@ class Summary:
         if len(self.problems) < MAX_PROBLEMS_KEPT:
             self.problems.append(problem)
         if self.problems_logged < MAX_PROBLEMS_LOGGED:
-            logger.log(level, "%s: %s", problem.location, problem.message)
+            logger.log(level, "%s: %s", problem.location, problem.message, extra=COUNTED)
         elif self.problems_logged == MAX_PROBLEMS_LOGGED:
-            logger.warning("More problems follow; they are counted in the summary and listed by --json")
+            logger.warning("More problems follow; they are counted in the summary and listed by --json", extra=COUNTED)
         self.problems_logged += 1
 
     def to_dict(self) -> dict[str, object]:
