@@ -121,3 +121,18 @@ def test_summary_counts_every_warning_printed(receiver: OTLPReceiver) -> None:
     assert f"\n0 error(s), {len(printed)} warning(s)" in loud.stderr
     assert json.loads(quiet.stdout)["warnings"] == len(printed)
     assert "Warning" not in quiet.stderr
+
+
+def test_interrupt_before_reading(receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the files are still being found exits with 130 and says that nothing was sent."""
+
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("otel_replay.replay.discover", interrupted)
+
+    result = run_cli("replay", SESSION_B_SPANS, "--endpoint", receiver.url)
+
+    assert result.exit_code == 130
+    assert "Interrupted before any record was read; nothing was sent" in result.stderr
+    assert receiver.received.traces == []

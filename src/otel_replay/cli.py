@@ -26,7 +26,7 @@ from otel_replay.model import AnyValue, Signal
 from otel_replay.pacing import PaceOptions
 from otel_replay.rebuild import Rebuilder
 from otel_replay.replay import ReplayOptions, Sink, SinkFactory, replay
-from otel_replay.report import Summary
+from otel_replay.report import EXIT_INTERRUPTED, Summary
 from otel_replay.timeshift import TimeOptions, parse_duration, parse_instant
 
 __all__ = ["app", "main"]
@@ -964,6 +964,11 @@ def _errors_to_exit() -> Iterator[None]:
     except ReplayError as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(code=EXIT_FAILED) from None
+    except KeyboardInterrupt:
+        # The pipeline turns Ctrl-C into a summary once reading has begun. Before that, such
+        # as while searching directories, nothing was read or sent.
+        typer.echo("Interrupted before any record was read; nothing was sent", err=True)
+        raise typer.Exit(code=EXIT_INTERRUPTED) from None
 
 
 class _Redactor(logging.Filter):
