@@ -610,7 +610,7 @@ def _decode_span(path: Path, index: int, json_span: object, resource: ResourceDa
     span = _require_object(json_span, "span")
     location = Location(path, index)
 
-    name = decode_text(_require_str(span, "name"), Location(path, index, "name"), notices)
+    name = _decode_text_at(_require_str(span, "name"), path, index, "name", notices)
     trace_id = _decode_id(span.get("traceId"), "traceId", 32)
     span_id = _decode_id(span.get("spanId"), "spanId", 16)
     parent_span_id = _decode_parent_id(span.get("parentSpanId"))
@@ -669,8 +669,7 @@ def _decode_status(json_status: object, location: Location, notices: list[Notice
     message = status.get("message", "")
     if not isinstance(message, str):
         raise RecordError("status.message", f"expected a string, got {json_type(message)}")
-    message_location = Location(location.path, location.index, "status.message")
-    return code, decode_text(message, message_location, notices)
+    return code, _decode_text_at(message, location.path, location.index, "status.message", notices)
 
 
 def _decode_events(json_events: object, location: Location, notices: list[Notice]) -> tuple[EventData, ...]:
@@ -690,9 +689,19 @@ def _decode_events(json_events: object, location: Location, notices: list[Notice
         time = to_unix_nano(event.get("time"), NANOS_PER_MILLISECOND, f"{field}.time")
         event_location = Location(location.path, location.index, f"{field}.attributes")
         attributes = decode_attributes(event.get("attributes"), event_location, notices)
-        name_location = Location(location.path, location.index, f"{field}.name")
-        events.append(EventData(decode_text(name, name_location, notices), time, attributes))
+        events.append(
+            EventData(_decode_text_at(name, location.path, location.index, field, notices, ".name"), time, attributes)
+        )
     return tuple(events)
+
+
+def _decode_text_at(
+    text: str, path: Path, index: int | None, field: str, notices: list[Notice], suffix: str = ""
+) -> str:
+    """Decode text as `decode_text` does, building the field's Location only for text that may need a notice."""
+    if text.isascii():
+        return text
+    return decode_text(text, Location(path, index, field + suffix), notices)
 
 
 # --- logs ------------------------------------------------------------------------------
