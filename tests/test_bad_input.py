@@ -469,6 +469,34 @@ def test_lone_surrogate_warning(receiver: OTLPReceiver, path: Path, index: int, 
     assert error_lines(result) == []
 
 
+def test_lone_surrogate_in_span_texts(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """Lone surrogates in a span's name, status message and event name each give a warning naming the field."""
+    span = {
+        "name": "tool \ud83d",
+        "traceId": "9243e8d490877e82a91f0d57dcc3fbca",
+        "spanId": "00f067aa0ba902b7",
+        "startTime": 1796218006549,
+        "endTime": 1796218006550.2722,
+        "status": {"code": 2, "message": "failed \ud83d"},
+        "events": [{"name": "exception \ud83d", "time": 1796218006550}],
+    }
+    path = tmp_path / "traces.json"
+    path.write_text(json.dumps({"version": 1, "service": "cli", "spans": [span]}), encoding="utf-8")
+
+    result = run_cli("replay", path, "--endpoint", receiver.url)
+
+    warnings = [line for line in warning_lines(result) if "--shift-to-now" not in line]
+    received = [sent_span for _, _, sent_span in receiver.received.spans()]
+    assert result.exit_code == 0
+    assert len(warnings) == 3
+    assert any("field name:" in warning for warning in warnings)
+    assert any("field status.message:" in warning for warning in warnings)
+    assert any("field events[0].name:" in warning for warning in warnings)
+    assert [sent_span.name for sent_span in received] == ["tool \ufffd"]
+    assert received[0].status.message == "failed \ufffd"
+    assert received[0].events[0].name == "exception \ufffd"
+
+
 # --- files that are not telemetry ------------------------------------------------------
 
 PACKAGE_JSON = {

@@ -135,3 +135,39 @@ def test_read_ahead_is_bounded() -> None:
 
     assert first.signal is Signal.TRACES
     assert taken <= (2 * IN_FLIGHT_PER_WORKER + 1) * CHUNK_SIZE
+
+
+def _odd_trace_file(path: Path, odd: str, *, truncate: bool = False) -> Path:
+    """Write a CodeMachine trace file of many spans with one odd record among them, at index 1500."""
+    spans = [json.loads(SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")) for number in range(6 * CHUNK_SIZE)]
+    spans[1500]["name"] = "ODD"
+    document = {"version": 1, "service": "generated", "spanCount": len(spans), "spans": spans}
+    text = json.dumps(document, indent=2)
+    if odd == "nested close":
+        # A nested object that closes at the record's own indentation: valid JSON, but the
+        # cut at the record's closing line ends inside the record.
+        text = text.replace('"name": "ODD"', '"name": "ODD",\n      "nested": {\n        "a": 1\n    },\n      "b": 2')
+    elif odd == "lone surrogate":
+        text = text.replace('"name": "ODD"', '"name": "ODD \\ud83d"')
+    elif odd == "not an object":
+        text = text.replace('"name": "ODD"', '"name": "ODD"\n    },\n    "a string", 7, [],\n    {\n      "x": 1')
+    if truncate:
+        text = text[: text.index('"name": "ODD') + 5000]
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("odd", ["nested close", "lone surrogate", "not an object"])
+@pytest.mark.parametrize("truncate", [False, True])
+def test_workers_record_cut_wrong(tmp_path: Path, receiver: OTLPReceiver, odd: str, *, truncate: bool) -> None:
+    """A record whose text the main process cut wrong or orjson rejects is read again, as in one process."""
+    path = _odd_trace_file(tmp_path / "traces.json", odd, truncate=truncate)
+
+    serial = _replay(receiver, path, "--workers", "1")
+    parallel = _replay(receiver, path, "--workers", "2")
+
+    assert len(serial[0]) >= 2
+    assert parallel[0] == serial[0]
+    assert parallel[1] == serial[1]
+    assert parallel[2] == serial[2]
+    assert serial[1]["file_errors"] == (1 if truncate else 0)

@@ -295,7 +295,20 @@ def _key_value_field(tag: bytes, key: object, value: AnyValue) -> bytes:
         logger.warning("Dropped attribute %r, which OTLP cannot carry: the key is not a string", key)
         return b""
     try:
-        return _message(tag, _key_value(key, value))
+        # Most attributes are strings and numbers, so their KeyValue is written in one step,
+        # as `_key_value` and `_any_value` would write it.
+        value_type = type(value)
+        if value_type is str:
+            encoded_value = value.encode()  # type: ignore[union-attr]  # a str, checked above
+            any_value = _LEN_1 + _varint(len(encoded_value)) + encoded_value
+        elif value_type is int and _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]  # an int
+            any_value = _VARINT_3 + _varint(value & _UINT64_MASK)  # type: ignore[operator]  # an int
+        elif value_type is float:
+            any_value = _DOUBLE_VALUE + _pack_double(value)
+        else:
+            return _message(tag, _key_value(key, value))
+        body = _string(_LEN_1, key) + _LEN_2 + _varint(len(any_value)) + any_value
+        return tag + _varint(len(body)) + body
     except (TypeError, ValueError, UnicodeEncodeError) as error:
         logger.warning("Dropped attribute %r, which OTLP cannot carry: %s", key, error)
         return b""

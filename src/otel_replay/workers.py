@@ -1,8 +1,10 @@
 """Decode and encode CodeMachine records in worker processes, so a replay uses more than one core.
 
-The main process streams a file and cuts it into chunks of record texts. Workers parse,
-decode and encode each record into its protobuf message. They send back the IDs that
-deduplication and the parent index need, and the encoded bytes. The main process keeps the
+The main process streams a file and cuts it into chunks of record texts without parsing
+them. Workers parse, decode and encode each record into its protobuf message. They send back
+the IDs that deduplication and the parent index need, and the encoded bytes. When a worker
+finds a text that is not one JSON value, the main process reads the file again from that
+record and checks each text itself (`codemachine.RecordTexts`). The main process keeps the
 order, deduplicates, batches and sends, so the requests are the same bytes as without
 workers. At most two chunks per worker are in flight, so a slow receiver stops the reading
 instead of letting memory grow.
@@ -16,7 +18,7 @@ import multiprocessing.context
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Final, TypeAlias
@@ -37,7 +39,9 @@ _SpanResult: TypeAlias = tuple[int, int, int, int, int, str, int, int, bytes]
 _LogResult: TypeAlias = tuple[
     int, "bytes | None", "dict[str, AnyValue] | None", tuple[int, int], int, int, int, int, bytes
 ]
-_ChunkResult: TypeAlias = list["_SpanResult | _LogResult | Item"]
+_ChunkResult: TypeAlias = list["_SpanResult | _LogResult | Item | int"]
+"""A chunk's records in order, ending with the index of an element to read again when a text was cut wrong."""
+_Task: TypeAlias = tuple[Path, str, "str | None"]
 _EMPTY_SCOPE: Final = ScopeData()
 _encoder: RequestEncoder | None = None  # one per worker process
 
@@ -72,32 +76,52 @@ class WorkerPool:
             self._pool.close()
         self._pool.join()
 
-    def decode(self, path: Path, array_name: str, service: str | None, elements: Iterator[object]) -> Iterator[Item]:
+    def decode(
+        self, path: Path, array_name: str, service: str | None, elements: codemachine.RecordTexts
+    ) -> Iterator[Item]:
         """Decode the elements of a "spans" or "logs" array in the workers: a `codemachine.ElementDecoder`."""
         assembler = _Assembler(path, array_name, service)
-        pending: deque[AsyncResult[_ChunkResult]] = deque()
         start = 0
-        chunk: list[object] = []
+        while True:
+            recheck = yield from self._decode_from(assembler, (path, array_name, service), elements, start)
+            if recheck is None:
+                return
+            # The records before `recheck` are sent; the chunks after it were cut from wrong texts.
+            elements.recheck_from(recheck)
+            start = recheck
+
+    def _decode_from(
+        self, assembler: _Assembler, task: _Task, elements: codemachine.RecordTexts, start: int
+    ) -> Generator[Item, None, int | None]:
+        """Yield the records from element `start` on; return the index of a text cut wrong, else None."""
+        pending: deque[AsyncResult[_ChunkResult]] = deque()
+        chunk: list[str | codemachine.Parsed] = []
         failure: Exception | None = None
         try:
             for element in elements:
                 chunk.append(element)
                 if len(chunk) < CHUNK_SIZE:
                     continue
-                pending.append(self._pool.apply_async(_decode_chunk, (path, array_name, service, chunk, start)))
+                pending.append(self._pool.apply_async(_decode_chunk, (*task, chunk, start)))
                 start += len(chunk)
                 chunk = []
                 if len(pending) >= self._max_in_flight:
-                    yield from assembler.items(pending.popleft().get())
+                    recheck = yield from assembler.items(pending.popleft().get())
+                    if recheck is not None:
+                        return recheck
         except Exception as error:  # noqa: BLE001  # raised again below, after the records read before it
             # A truncated file still sends its complete records, as the serial reader does.
+            # The error may also follow a text cut wrong, which a pending chunk reports.
             failure = error
         if chunk:
-            pending.append(self._pool.apply_async(_decode_chunk, (path, array_name, service, chunk, start)))
+            pending.append(self._pool.apply_async(_decode_chunk, (*task, chunk, start)))
         while pending:
-            yield from assembler.items(pending.popleft().get())
+            recheck = yield from assembler.items(pending.popleft().get())
+            if recheck is not None:
+                return recheck
         if failure is not None:
             raise failure
+        return None
 
 
 class _Assembler:
@@ -109,14 +133,18 @@ class _Assembler:
         self._fallback = ResourceData({"service.name": service} if service is not None else {})
         self._resources: dict[bytes, ResourceData] = {}
 
-    def items(self, results: _ChunkResult) -> Iterator[Item]:
+    def items(self, results: _ChunkResult) -> Generator[Item, None, int | None]:
+        """Yield the records of a chunk's results; return the index of an element to read again, if any."""
         for result in results:
+            if isinstance(result, int):
+                return result
             if not isinstance(result, tuple):
                 yield result
             elif self._is_spans:
                 yield self._span(result)  # type: ignore[arg-type]  # span results in a spans array
             else:
                 yield self._log(result)  # type: ignore[arg-type]  # log results in a logs array
+        return None
 
     def _span(self, result: _SpanResult) -> EncodedSpan:
         index, trace_id, span_id, parent_span_id, kind, name, start, end, encoded = result
@@ -160,7 +188,9 @@ def _start_worker() -> None:
     gc.set_threshold(100_000, 50, 1000)
 
 
-def _decode_chunk(path: Path, array_name: str, service: str | None, elements: list[object], start: int) -> _ChunkResult:
+def _decode_chunk(
+    path: Path, array_name: str, service: str | None, elements: list[str | codemachine.Parsed], start: int
+) -> _ChunkResult:
     global _encoder  # noqa: PLW0603  # one encoder per worker process keeps its caches across chunks
     if _encoder is None:
         _encoder = RequestEncoder()
@@ -169,7 +199,8 @@ def _decode_chunk(path: Path, array_name: str, service: str | None, elements: li
     results: _ChunkResult = []
     fallback = ResourceData({"service.name": service} if service is not None else {})
     sent_resources: set[int] = set()
-    for item in codemachine.decode_elements(path, array_name, service, elements, start, fallback):
+    values, uncut = codemachine.parse_elements(elements)
+    for item in codemachine.decode_elements(path, array_name, service, values, start, fallback):
         if isinstance(item, SpanData):
             index = item.location.index or 0
             encoded = encoder.span_message(item)
@@ -181,6 +212,8 @@ def _decode_chunk(path: Path, array_name: str, service: str | None, elements: li
             results.append(_log_result(item, encoder, fallback, sent_resources))
         else:
             results.append(item)
+    if uncut is not None:
+        results.append(start + uncut)
     return results
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -52,7 +53,17 @@ from otel_replay.values import (
     to_unix_nano,
 )
 
-__all__ = ["NAME", "ElementDecoder", "decode_elements", "read", "read_with", "sniff"]
+__all__ = [
+    "NAME",
+    "ElementDecoder",
+    "Parsed",
+    "RecordTexts",
+    "decode_elements",
+    "parse_elements",
+    "read",
+    "read_with",
+    "sniff",
+]
 
 NAME: Final = "codemachine"
 
@@ -82,10 +93,16 @@ def sniff(head: bytes) -> bool:
     return _SNIFF.match(head) is not None
 
 
-ElementDecoder: TypeAlias = Callable[[Path, str, "str | None", Iterator["str | object"]], Iterator[Item]]
-"""Decodes the elements of a "spans" or "logs" array, given the file, the array's name, the
-service and the elements: each one's JSON text where orjson accepts it, else its parsed value.
-`decode_elements` is the serial one; `workers` spreads the work over processes."""
+ElementDecoder: TypeAlias = Callable[[Path, str, "str | None", "RecordTexts"], Iterator[Item]]
+"""Decoder of the elements of a "spans" or "logs" array, given the file, the array's name, the
+service and the elements as `RecordTexts` yields them. `workers.WorkerPool.decode` is one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """An element of the array that `RecordTexts` parsed itself, because it could not cut its text."""
+
+    value: object
 
 
 def read(path: Path) -> Iterator[Item]:
@@ -110,30 +127,42 @@ def read_with(path: Path, decoder: ElementDecoder | None) -> Iterator[Item]:
         yield from _read_whole(path)
 
 
+def parse_elements(elements: Sequence[str | Parsed]) -> tuple[list[object], int | None]:
+    """Parse the elements that `RecordTexts` gave, as the serial reader would.
+
+    Returns the parsed values, and the position of the first text that orjson rejects, where
+    parsing stopped, or None. `RecordTexts.recheck_from` reads the file again from there.
+    """
+    values: list[object] = []
+    for position, element in enumerate(elements):
+        if isinstance(element, Parsed):
+            values.append(element.value)
+            continue
+        try:
+            values.append(fastjson.loads(element))
+        except fastjson.NotJson:
+            return values, position
+        except fastjson.NotExact:
+            values.append(_DECODER.decode(element))
+    return values, None
+
+
 def decode_elements(
     path: Path,
     array_name: str,
     service: str | None,
-    elements: Iterable[str | object],
+    elements: Iterable[object],
     start: int = 0,
     fallback: ResourceData | None = None,
 ) -> Iterator[Item]:
-    """Decode array elements as `read` does, numbering records from `start`.
+    """Decode parsed array elements as `read` does, numbering records from `start`.
 
     `fallback` is the resource of log records without one; by default a new one per call.
     """
-    parsed = (_parse_element(element) if isinstance(element, str) else element for element in elements)
     if array_name == "spans":
-        yield from _read_spans(path, parsed, service, start)
+        yield from _read_spans(path, elements, service, start)
     else:
-        yield from _read_logs(path, parsed, service, start, fallback)
-
-
-def _parse_element(text: str) -> object:
-    try:
-        return fastjson.loads(text)
-    except fastjson.NotExact:
-        return _DECODER.decode(text)
+        yield from _read_logs(path, elements, service, start, fallback)
 
 
 class _NotStreamableError(Exception):
@@ -142,9 +171,9 @@ class _NotStreamableError(Exception):
 
 def _stream(path: Path, decoder: ElementDecoder | None) -> Iterator[Item]:
     try:
-        with open_binary(path) as file:
-            stream = JsonValueStream(file)
-            yield from _stream_document(path, stream, decoder)
+        with ExitStack() as files:
+            stream = JsonValueStream(files.enter_context(open_binary(path)))
+            yield from _stream_document(path, stream, decoder, files)
     except JsonSyntaxError as error:
         if error.truncated:
             msg = f"the file looks truncated or damaged ({error.message}); the complete records before it were read"
@@ -154,7 +183,9 @@ def _stream(path: Path, decoder: ElementDecoder | None) -> Iterator[Item]:
         raise InputError(path, f"cannot read or decompress the file: {error}") from error
 
 
-def _stream_document(path: Path, stream: JsonValueStream, decoder: ElementDecoder | None) -> Iterator[Item]:
+def _stream_document(
+    path: Path, stream: JsonValueStream, decoder: ElementDecoder | None, files: ExitStack
+) -> Iterator[Item]:
     if stream.peek() != "{":
         raise _NotStreamableError
     stream.begin("{")
@@ -169,7 +200,7 @@ def _stream_document(path: Path, stream: JsonValueStream, decoder: ElementDecode
         if array_name or key == "metrics" or "service" not in header or stream.peek() != "[":
             raise _NotStreamableError if not array_name else _second_array(path, key)
         array_name = key
-        for item in _stream_records(path, stream, key, header, decoder):
+        for item in _stream_records(path, stream, key, header, decoder, files):
             if not isinstance(item, Notice):
                 count += 1
             yield item
@@ -188,7 +219,12 @@ def _second_array(path: Path, key: str) -> InputError:
 
 
 def _stream_records(
-    path: Path, stream: JsonValueStream, array_name: str, header: dict[str, object], decoder: ElementDecoder | None
+    path: Path,
+    stream: JsonValueStream,
+    array_name: str,
+    header: dict[str, object],
+    decoder: ElementDecoder | None,
+    files: ExitStack,
 ) -> Iterator[Item]:
     """Yield the records of the "spans" or "logs" array at the stream's position."""
     notices: list[Notice] = []
@@ -200,39 +236,83 @@ def _stream_records(
 
     stream.begin("[")
     if decoder is not None:
-        yield from decoder(path, array_name, service, _stream_texts(stream))
+        yield from decoder(path, array_name, service, RecordTexts(path, stream, array_name, files))
     elif array_name == "spans":
         yield from _read_spans(path, _stream_elements(stream), service)
     else:
         yield from _read_logs(path, _stream_elements(stream), service)
 
 
-def _stream_texts(stream: JsonValueStream) -> Iterator[str | object]:
-    """Yield the text of each element that orjson accepts, else the element parsed exactly.
+class RecordTexts:
+    """Iterates over the elements of the array that a stream has just begun, for other processes to parse.
 
-    orjson checks that the text is one complete value, so a decoder in another process can
-    parse it again; the exactness of its numbers is that decoder's concern.
+    An element comes as its text, cut at the line that closes it as `_stream_elements` cuts
+    it, else as its `Parsed` value. The texts are not parsed here, so that each record is
+    parsed once, in a worker, not twice. Until `recheck_from` is called, a text may be cut
+    wrong, such as an object whose nested object closes at the same indentation. Then orjson
+    rejects it, and `parse_elements` returns its position. After `recheck_from`, every text
+    is one that orjson accepts, and the other elements are parsed here, as `_stream_elements` does.
     """
-    closing: str | None = None
-    while stream.has_next("]"):
-        if closing is None and stream.peek() == "{":
+
+    def __init__(self, path: Path, stream: JsonValueStream, array_name: str, files: ExitStack) -> None:
+        self._path = path
+        self._stream = stream
+        self._array_name = array_name
+        self._files = files
+        self._closing: str | None = None
+        self._checked = False
+
+    def __iter__(self) -> RecordTexts:
+        return self
+
+    def __next__(self) -> str | Parsed:
+        stream = self._stream
+        if not stream.has_next("]"):
+            raise StopIteration
+        if self._closing is None and stream.peek() == "{":
             indentation = stream.indentation()
-            closing = None if indentation is None else "\n" + indentation + "}"
+            self._closing = None if indentation is None else "\n" + indentation + "}"
+        closing = self._closing
         text = stream.text_through(closing) if closing is not None and stream.peek() == "{" else None
+        if text is not None and (not self._checked or _is_json(text)):
+            stream.skip(len(text))
+            return text
         if text is not None:
-            try:
-                orjson.loads(text)
-            except orjson.JSONDecodeError:
-                element = _decode_cut_text(text)
-                if element is not _NOT_ONE_VALUE:
-                    stream.skip(len(text))
-                    yield element
-                    continue
-            else:
+            element = _decode_cut_text(text)
+            if element is not _NOT_ONE_VALUE:
                 stream.skip(len(text))
-                yield text
-                continue
-        yield stream.value()
+                return Parsed(element)
+        return Parsed(stream.value())
+
+    def recheck_from(self, index: int) -> None:
+        """Read the file again up to element `index` (from 0), and check every text from there on.
+
+        This reads the file's records before `index` a second time, once per file at most.
+        """
+        self._stream.restart(self._files.enter_context(open_binary(self._path)))
+        _seek_array(self._stream, self._array_name)
+        self._closing = None
+        self._checked = True
+        for _ in range(index):
+            next(self)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _seek_array(stream: JsonValueStream, array_name: str) -> None:
+    """Walk a stream of a document that `_stream_document` read before to the start of its array."""
+    stream.begin("{")
+    while stream.has_next("}"):
+        if stream.key() == array_name:
+            stream.begin("[")
+            return
+        stream.value()
 
 
 @dataclass(frozen=True, slots=True)
@@ -566,7 +646,7 @@ def _decode_span(path: Path, index: int, json_span: object, resource: ResourceDa
     span = _require_object(json_span, "span")
     location = Location(path, index)
 
-    name = decode_text(_require_str(span, "name"), Location(path, index, "name"), notices)
+    name = _decode_text_at(_require_str(span, "name"), path, index, "name", notices)
     trace_id = _decode_id(span.get("traceId"), "traceId", 32)
     span_id = _decode_id(span.get("spanId"), "spanId", 16)
     parent_span_id = _decode_parent_id(span.get("parentSpanId"))
@@ -625,8 +705,7 @@ def _decode_status(json_status: object, location: Location, notices: list[Notice
     message = status.get("message", "")
     if not isinstance(message, str):
         raise RecordError("status.message", f"expected a string, got {json_type(message)}")
-    message_location = Location(location.path, location.index, "status.message")
-    return code, decode_text(message, message_location, notices)
+    return code, _decode_text_at(message, location.path, location.index, "status.message", notices)
 
 
 def _decode_events(json_events: object, location: Location, notices: list[Notice]) -> tuple[EventData, ...]:
@@ -646,9 +725,19 @@ def _decode_events(json_events: object, location: Location, notices: list[Notice
         time = to_unix_nano(event.get("time"), NANOS_PER_MILLISECOND, f"{field}.time")
         event_location = Location(location.path, location.index, f"{field}.attributes")
         attributes = decode_attributes(event.get("attributes"), event_location, notices)
-        name_location = Location(location.path, location.index, f"{field}.name")
-        events.append(EventData(decode_text(name, name_location, notices), time, attributes))
+        events.append(
+            EventData(_decode_text_at(name, location.path, location.index, field, notices, ".name"), time, attributes)
+        )
     return tuple(events)
+
+
+def _decode_text_at(
+    text: str, path: Path, index: int | None, field: str, notices: list[Notice], suffix: str = ""
+) -> str:
+    """Decode text as `decode_text` does, building the field's Location only for text that may need a notice."""
+    if text.isascii():
+        return text
+    return decode_text(text, Location(path, index, field + suffix), notices)
 
 
 # --- logs ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Final
 
 import orjson
 
-__all__ = ["NotExact", "loads"]
+__all__ = ["NotExact", "NotJson", "loads"]
 
 # Digits and dots become NUL bytes, so one C-speed search finds runs of 16 or more: the
 # literals that may not survive a double. Runs inside strings are checked too, which costs
@@ -37,17 +37,22 @@ class NotExact(ValueError):  # noqa: N818  # a condition, not an error: the call
     """The text is not JSON orjson accepts, or one of its numbers would not keep its digits."""
 
 
+class NotJson(NotExact):
+    """orjson rejects the text: it is not one JSON value, or it has a lone surrogate escape."""
+
+
 def loads(text: str) -> object:
     """Parse one JSON value, with floats whose `repr` has the value of the literal written.
 
     Raises:
-        NotExact: orjson rejects the text (such as a lone surrogate escape, which the
-            standard library accepts) or a number would lose digits as a float.
+        NotJson: orjson rejects the text (such as a lone surrogate escape, which the
+            standard library accepts).
+        NotExact: a number would lose digits as a float.
     """
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as error:
-        raise NotExact(str(error)) from error
+        raise NotJson(str(error)) from error
 
     data = text.encode()
     marked = data.translate(_MARK_DIGITS)

@@ -36,6 +36,10 @@ class JsonValueStream:
     """
 
     def __init__(self, file: BinaryIO) -> None:
+        self.restart(file)
+
+    def restart(self, file: BinaryIO) -> None:
+        """Read `file` from its start, as a new stream would: for reading a file again."""
         self._file = file
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self._text = ""
