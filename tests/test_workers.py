@@ -171,3 +171,31 @@ def test_workers_record_cut_wrong(tmp_path: Path, receiver: OTLPReceiver, odd: s
     assert parallel[1] == serial[1]
     assert parallel[2] == serial[2]
     assert serial[1]["file_errors"] == (1 if truncate else 0)
+
+
+def test_workers_mix_plain_and_full_path(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """Plain spans and spans that need a skip, a notice or an exact time keep their order and bytes."""
+    spans = [json.loads(SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")) for number in range(3 * CHUNK_SIZE)]
+    spans[10]["traceId"] = "0x" + "1" * 30
+    spans[11]["attributes"] = {"big": 2**64, "list": [1, "a"], "nested": {"a": None}}
+    spans[12]["name"] = "ODD \ud83d"
+    spans[13]["status"] = {"code": True}
+    spans[14]["events"] = [{"name": "e", "time": 1796218006550.5, "attributes": {"n": -0.0}}]
+    spans[15]["parentSpanId"] = "0000000000000000"
+    spans[CHUNK_SIZE]["startTime"] = "soon"
+    document = {"version": 1, "service": "generated", "spanCount": len(spans), "spans": spans}
+    # A time with more digits than a float keeps, in the first record only.
+    text = json.dumps(document, indent=2).replace(
+        '"startTime": 1796218006549,', '"startTime": 1796218006549.123456789,', 1
+    )
+    path = tmp_path / "traces.json"
+    path.write_text(text, encoding="utf-8")
+
+    serial = _replay(receiver, path, "--workers", "1")
+    parallel = _replay(receiver, path, "--workers", "2")
+
+    assert serial[1]["signals"]["traces"]["skipped_by_reason"] == {"invalid": 3}  # type: ignore[index]
+    assert "surrogate" in serial[2]
+    assert parallel[0] == serial[0]
+    assert parallel[1] == serial[1]
+    assert parallel[2] == serial[2]

@@ -29,7 +29,14 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otel_replay.model import AnyValue, Attributes, EventData, LinkData, LogData, ResourceData, ScopeData, SpanData
 
-__all__ = ["EncodedLog", "EncodedSpan", "RequestEncoder", "official_encoding"]
+__all__ = [
+    "EncodedLog",
+    "EncodedSpan",
+    "RequestEncoder",
+    "encode_event_attribute",
+    "encode_span_attribute",
+    "official_encoding",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -287,6 +294,16 @@ class RequestEncoder:
                     cache[cache_key] = encoded
             parts.append(encoded)
         return b"".join(parts)
+
+
+def encode_span_attribute(key: str, value: AnyValue) -> bytes:
+    """Return one attribute of a span as the KeyValue field that `RequestEncoder.span_message` writes."""
+    return _key_value_field(_LEN_9, key, value)
+
+
+def encode_event_attribute(key: str, value: AnyValue) -> bytes:
+    """Return one attribute of a span event as the KeyValue field that `RequestEncoder.span_message` writes."""
+    return _key_value_field(_LEN_3, key, value)
 
 
 def _key_value_field(tag: bytes, key: object, value: AnyValue) -> bytes:

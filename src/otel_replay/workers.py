@@ -28,6 +28,7 @@ import orjson
 from otel_replay.encode import EncodedLog, EncodedSpan, RequestEncoder
 from otel_replay.formats import codemachine
 from otel_replay.model import AnyValue, Item, Location, LogData, ResourceData, ScopeData, SpanData
+from otel_replay.plainspan import PlainSpan, PlainSpanEncoder
 from otel_replay.transform import log_identity
 
 __all__ = ["WorkerPool"]
@@ -35,7 +36,7 @@ __all__ = ["WorkerPool"]
 CHUNK_SIZE: Final = 256  # records per task: large enough to amortize the transfer, small enough to pipeline
 IN_FLIGHT_PER_WORKER: Final = 2  # chunks queued or running per worker
 
-_SpanResult: TypeAlias = tuple[int, int, int, int, int, str, int, int, bytes]
+_SpanResult: TypeAlias = PlainSpan
 _LogResult: TypeAlias = tuple[
     int, "bytes | None", "dict[str, AnyValue] | None", tuple[int, int], int, int, int, int, bytes
 ]
@@ -44,6 +45,7 @@ _ChunkResult: TypeAlias = list["_SpanResult | _LogResult | Item | int"]
 _Task: TypeAlias = tuple[Path, str, "str | None"]
 _EMPTY_SCOPE: Final = ScopeData()
 _encoder: RequestEncoder | None = None  # one per worker process
+_plain_encoder: PlainSpanEncoder | None = None  # one per worker process
 
 
 class WorkerPool:
@@ -191,30 +193,45 @@ def _start_worker() -> None:
 def _decode_chunk(
     path: Path, array_name: str, service: str | None, elements: list[str | codemachine.Parsed], start: int
 ) -> _ChunkResult:
-    global _encoder  # noqa: PLW0603  # one encoder per worker process keeps its caches across chunks
-    if _encoder is None:
+    global _encoder, _plain_encoder  # noqa: PLW0603  # one encoder per worker process keeps its caches across chunks
+    if _encoder is None or _plain_encoder is None:
         _encoder = RequestEncoder()
+        _plain_encoder = PlainSpanEncoder()
     encoder = _encoder
+    plain_encoder = _plain_encoder
 
     results: _ChunkResult = []
     fallback = ResourceData({"service.name": service} if service is not None else {})
     sent_resources: set[int] = set()
     values, uncut = codemachine.parse_elements(elements)
-    for item in codemachine.decode_elements(path, array_name, service, values, start, fallback):
-        if isinstance(item, SpanData):
-            index = item.location.index or 0
-            encoded = encoder.span_message(item)
-            span_fields = (item.name, item.start_time_unix_nano, item.end_time_unix_nano)
-            results.append(
-                (index, item.trace_id, item.span_id, item.parent_span_id, int(item.kind), *span_fields, encoded)
-            )
-        elif isinstance(item, LogData):
-            results.append(_log_result(item, encoder, fallback, sent_resources))
-        else:
-            results.append(item)
+    if array_name == "spans":
+        for index, value in enumerate(values, start):
+            # Most spans are plain; the others take the full path one at a time.
+            plain = plain_encoder.encode(index, value)
+            if plain is not None:
+                results.append(plain)
+                continue
+            items = codemachine.decode_elements(path, array_name, service, [value], index, fallback)
+            results.extend(_result(item, encoder, fallback, sent_resources) for item in items)
+    else:
+        items = codemachine.decode_elements(path, array_name, service, values, start, fallback)
+        results.extend(_result(item, encoder, fallback, sent_resources) for item in items)
     if uncut is not None:
         results.append(start + uncut)
     return results
+
+
+def _result(
+    item: Item, encoder: RequestEncoder, fallback: ResourceData, sent_resources: set[int]
+) -> _SpanResult | _LogResult | Item:
+    if isinstance(item, SpanData):
+        index = item.location.index or 0
+        encoded = encoder.span_message(item)
+        span_fields = (item.name, item.start_time_unix_nano, item.end_time_unix_nano)
+        return (index, item.trace_id, item.span_id, item.parent_span_id, int(item.kind), *span_fields, encoded)
+    if isinstance(item, LogData):
+        return _log_result(item, encoder, fallback, sent_resources)
+    return item
 
 
 def _log_result(log: LogData, encoder: RequestEncoder, fallback: ResourceData, sent_resources: set[int]) -> _LogResult:

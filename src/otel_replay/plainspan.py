@@ -1,0 +1,227 @@
+"""Encode a plain CodeMachine span straight from its parsed JSON into its Span message.
+
+A worker's full path builds a validated `SpanData` per record (`codemachine.decode_elements`)
+and then writes its Span message (`RequestEncoder.span_message`). Most records need none of
+that path's notices or conversions, so `PlainSpanEncoder` writes the same bytes from the
+parsed record directly. It returns None for any record that is not plain, and the caller
+then takes the full path, which gives the record's skip reason or notices.
+
+A record is plain when it has every field the full path requires, with the JSON type it
+expects, and nothing that would give a notice. So its IDs have the right number of
+hexadecimal digits, its strings have no lone surrogates, and its attribute values are
+strings, booleans, null, int64 integers or floats, in the span and in its events. Times go through
+`values.to_unix_nano`, the full path's exact conversion. tests/test_plainspan.py checks
+with generated records that the result equals the full path's, byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Callable
+from typing import Final, TypeAlias
+
+from otel_replay.encode import encode_event_attribute, encode_span_attribute
+from otel_replay.errors import RecordError
+from otel_replay.model import AnyValue, SpanKindCode
+from otel_replay.values import NANOS_PER_MILLISECOND, to_unix_nano
+
+__all__ = ["PlainSpan", "PlainSpanEncoder"]
+
+PlainSpan: TypeAlias = tuple[int, int, int, int, int, str, int, int, bytes]
+"""A span's record index, trace ID, span ID, parent span ID, kind, name, start and end time
+in Unix nanoseconds, and its serialized Span message."""
+
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+_TRACE_ID: Final = re.compile(r"[0-9a-fA-F]{32}")
+_SPAN_ID: Final = re.compile(r"[0-9a-fA-F]{16}")
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_INTERNAL: Final = int(SpanKindCode.INTERNAL)  # the format has no span kind
+_PLAIN_TYPES: Final = frozenset({str, int, float, bool, type(None)})  # attribute values kept as parsed
+_FIELD_CACHE_SIZE: Final = 65_536  # entries per cache, which is cleared when full
+_pack_fixed64: Final = struct.Struct("<Q").pack
+
+# Span fields, as (field number << 3) | wire type, and the fixed lengths of the IDs: see encode.py.
+_TRACE_ID_FIELD: Final = b"\x0a\x10"
+_SPAN_ID_FIELD: Final = b"\x12\x08"
+_PARENT_ID_FIELD: Final = b"\x22\x08"
+_NAME: Final = b"\x2a"
+_INTERNAL_KIND: Final = b"\x30" + bytes([_INTERNAL])
+_START_TIME: Final = b"\x39"
+_END_TIME: Final = b"\x41"
+_EVENT: Final = b"\x5a"
+_STATUS: Final = b"\x7a"
+# Event and Status fields.
+_EVENT_TIME: Final = b"\x09"
+_EVENT_NAME: Final = b"\x12"
+_STATUS_MESSAGE: Final = b"\x12"
+_STATUS_CODE: Final = b"\x18"
+_SMALL_VARINTS: Final = tuple(bytes([n]) for n in range(128))
+
+_FieldCache: TypeAlias = dict[tuple[str, type, object], bytes]
+
+
+class _NotPlainError(Exception):
+    """The record needs the full path."""
+
+
+class PlainSpanEncoder:
+    """Encoder of plain spans, one per worker process, because it keeps bounded caches of attribute fields."""
+
+    def __init__(self) -> None:
+        # An entry exists only for a key and value that passed the plain checks, so a hit
+        # skips them. The type is part of the key because True == 1 == 1.0.
+        self._span_fields: _FieldCache = {}
+        self._event_fields: _FieldCache = {}
+
+    def encode(self, index: int, json_span: object) -> PlainSpan | None:
+        """Return a plain span's fields and Span message as the full path would, or None when it is not plain."""
+        if type(json_span) is not dict:
+            return None
+        try:
+            return self._encode(index, json_span)
+        except (_NotPlainError, RecordError):
+            return None
+
+    def _encode(self, index: int, span: dict[str, object]) -> PlainSpan:
+        name = _text(span.get("name"))
+        trace_id_hex = _hex_id(span.get("traceId"), _TRACE_ID)
+        span_id_hex = _hex_id(span.get("spanId"), _SPAN_ID)
+        parent_span_id = _parent_id(span.get("parentSpanId"))
+        start = to_unix_nano(span.get("startTime"), NANOS_PER_MILLISECOND, "startTime")
+        end = to_unix_nano(span.get("endTime"), NANOS_PER_MILLISECOND, "endTime")
+        status = _status(span.get("status"))
+        attributes = _attributes(span.get("attributes"), self._span_fields, encode_span_attribute)
+        events = self._events(span.get("events"))
+
+        parts = [_TRACE_ID_FIELD, bytes.fromhex(trace_id_hex), _SPAN_ID_FIELD, bytes.fromhex(span_id_hex)]
+        if parent_span_id:
+            parts += (_PARENT_ID_FIELD, parent_span_id.to_bytes(8, "big"))
+        if name:
+            encoded_name = name.encode()
+            parts += (_NAME, _varint(len(encoded_name)), encoded_name)
+        parts.append(_INTERNAL_KIND)
+        if start:
+            parts += (_START_TIME, _pack_fixed64(start))
+        if end:
+            parts += (_END_TIME, _pack_fixed64(end))
+        parts.append(attributes)
+        parts.extend(events)
+        parts += (_STATUS, _varint(len(status)), status)
+
+        trace_id = int(trace_id_hex, 16)
+        span_id = int(span_id_hex, 16)
+        return (index, trace_id, span_id, parent_span_id, _INTERNAL, name, start, end, b"".join(parts))
+
+    def _events(self, value: object) -> list[bytes]:
+        """Return the Span's encoded events fields."""
+        if value is None:
+            return []
+        if type(value) is not list:
+            raise _NotPlainError
+
+        fields = []
+        for event in value:
+            if type(event) is not dict:
+                raise _NotPlainError
+            name = _text(event.get("name"))
+            time = to_unix_nano(event.get("time"), NANOS_PER_MILLISECOND, "time")
+            attributes = _attributes(event.get("attributes"), self._event_fields, encode_event_attribute)
+            body = _EVENT_TIME + _pack_fixed64(time) if time else b""
+            if name:
+                encoded_name = name.encode()
+                body += _EVENT_NAME + _varint(len(encoded_name)) + encoded_name
+            body += attributes
+            fields.append(_EVENT + _varint(len(body)) + body)
+        return fields
+
+
+def _text(value: object) -> str:
+    """Return a string that the full path keeps unchanged, without a notice."""
+    if type(value) is not str or not (value.isascii() or _LONE_SURROGATE.search(value) is None):
+        raise _NotPlainError
+    return value
+
+
+def _hex_id(value: object, pattern: re.Pattern[str]) -> str:
+    if type(value) is not str or pattern.fullmatch(value) is None or not value.strip("0"):
+        # The full path rejects an all-zero trace or span ID.
+        raise _NotPlainError
+    return value
+
+
+def _parent_id(value: object) -> int:
+    # As in the full path, a missing, empty or all-zero parent ID means a root span.
+    if value is None or value == "":
+        return 0
+    if type(value) is not str or _SPAN_ID.fullmatch(value) is None:
+        raise _NotPlainError
+    return int(value, 16)
+
+
+def _status(value: object) -> bytes:
+    """Return the body of the Status message."""
+    if value is None:
+        return b""
+    if type(value) is not dict:
+        raise _NotPlainError
+
+    code = value.get("code", 0)
+    if type(code) is not int or code not in (0, 1, 2):
+        raise _NotPlainError
+    message = _text(value.get("message", ""))
+    body = b""
+    if message:
+        encoded_message = message.encode()
+        body = _STATUS_MESSAGE + _varint(len(encoded_message)) + encoded_message
+    if code:
+        body += _STATUS_CODE + _SMALL_VARINTS[code]
+    return body
+
+
+def _attributes(value: object, cache: _FieldCache, encode: Callable[[str, AnyValue], bytes]) -> bytes:
+    """Return the KeyValue fields of a JSON object of attributes that `decode_attributes` keeps unchanged."""
+    if value is None:
+        return b""
+    if type(value) is not dict:
+        raise _NotPlainError
+
+    parts = []
+    for key, item in value.items():
+        item_type = type(item)
+        if item_type not in _PLAIN_TYPES:
+            # Decimals, arrays and objects take the full path.
+            raise _NotPlainError
+        cache_key = (key, item_type, item)
+        field = cache.get(cache_key)
+        if field is None:
+            _check_attribute(key, item, item_type)
+            field = encode(key, item)
+            # 0.0 and -0.0 are equal as keys but encode differently, so zero floats are not cached.
+            if item_type is not float or item != 0.0:
+                if len(cache) >= _FIELD_CACHE_SIZE:
+                    cache.clear()
+                cache[cache_key] = field
+        parts.append(field)
+    return b"".join(parts)
+
+
+def _check_attribute(key: str, value: object, value_type: type) -> None:
+    """Raise _NotPlainError unless the full path keeps the attribute unchanged, without a notice."""
+    _text(key)
+    if value_type is str:
+        _text(value)
+    elif value_type is int and not _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]  # an int
+        raise _NotPlainError
+
+
+def _varint(number: int) -> bytes:
+    if number < 128:
+        return _SMALL_VARINTS[number]
+    out = bytearray()
+    while number > 0x7F:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
