@@ -535,3 +535,27 @@ def test_undecodable_codemachine_record_skipped(
     assert len(errors) == 1
     assert f"{path}: record 3" in errors[0]
     assert "not valid JSON" in errors[0]
+
+
+HUGE_INTEGER = 10**400  # beyond the largest double, about 1.8e308
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        {"name": "gauge", "gauge": {"dataPoints": [{"timeUnixNano": "1796413207123456790", "asDouble": HUGE_INTEGER}]}},
+        {"name": "histogram", "histogram": {"dataPoints": [{"timeUnixNano": "1", "count": "1", "sum": HUGE_INTEGER}]}},
+    ],
+    ids=["gauge-asDouble", "histogram-sum"],
+)
+def test_double_beyond_float_range_skipped(tmp_path: Path, metric: dict[str, Any]) -> None:
+    """An integer too large for a double in a double field makes its metric invalid, not an OverflowError."""
+    request = {"resourceMetrics": [{"resource": {}, "scopeMetrics": [{"scope": {}, "metrics": [metric]}]}]}
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(json.dumps(request) + "\n", encoding="utf-8")
+
+    items = read_all(path, "otlp-json")
+
+    skipped = [item for item in items if isinstance(item, Skipped)]
+    assert len(skipped) == 1
+    assert skipped[0].reason == "invalid"

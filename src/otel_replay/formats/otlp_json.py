@@ -23,6 +23,7 @@ import functools
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -549,7 +550,7 @@ def _parse_container(
         return _parse_message(json_message, message_type), schema_url
     except RecursionError:
         return RecordError(field, TOO_DEEP)
-    except (json_format.ParseError, ValueError, TypeError) as error:
+    except (json_format.ParseError, ValueError, TypeError, OverflowError) as error:
         return RecordError(field, f"cannot decode it: {str(error).rstrip('.')}")
 
 
@@ -576,7 +577,7 @@ def _parse_record(
     prepared = _prepare_record(layout.signal, record, field)
     try:
         return _parse_message(prepared, layout.record_type)
-    except (json_format.ParseError, ValueError, TypeError) as error:
+    except (json_format.ParseError, ValueError, TypeError, OverflowError) as error:
         raise RecordError(field, f"cannot decode the record: {str(error).rstrip('.')}") from error
 
 
@@ -688,6 +689,9 @@ def _scalar_decoder(field: Any) -> Callable[[object], object]:
     return _decode_string
 
 
+_MAX_FLOAT_INTEGER: Final = int(sys.float_info.max)
+
+
 def _decode_integer(value: object) -> int:
     if type(value) is int:
         return value
@@ -699,9 +703,10 @@ def _decode_integer(value: object) -> int:
 def _decode_float(value: object) -> float:
     if type(value) is float and math.isfinite(value):
         return value
-    if type(value) is int:
+    if type(value) is int and abs(value) <= _MAX_FLOAT_INTEGER:
         return float(value)
-    raise _UncommonFormError  # including the strings "NaN", "Infinity" and "-Infinity"
+    # Including the strings "NaN", "Infinity" and "-Infinity", and integers beyond a double.
+    raise _UncommonFormError
 
 
 def _decode_bool(value: object) -> bool:
