@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from otel_replay.delivery import Outcome, parse_partial_success, redact
-from otel_replay.interrupt import INTERRUPTED, Interruption
+from otel_replay.interrupt import Interruption
 from otel_replay.ledger import Ledger, record_identities
 from otel_replay.model import Location, LogData, MetricData, Signal, SpanData
-from otel_replay.report import COUNTED, REJECTED, TOO_LARGE, Summary
+from otel_replay.report import COUNTED, INTERRUPTED, REJECTED, TOO_LARGE, Summary
 from otel_replay.transform import split_metric
 
 __all__ = ["DEFAULT_MAX_BATCH_BYTES", "BatchSender", "SendOptions"]
@@ -158,7 +158,7 @@ class BatchSender:
         try:
             ledger.record([identity for record in part for identity in record_identities(record)])
         except OSError as error:
-            # The records were delivered, so they count as sent; the run fails so that the
+            # The records were delivered, so they count as sent. The run fails so that the
             # user learns that a rerun with this ledger would send them again.
             message = f"cannot record a delivered batch: {error.strerror}; a rerun with this ledger sends it again"
             self._summary.file_errors += 1

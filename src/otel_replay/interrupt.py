@@ -9,9 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from otel_replay.report import INTERRUPTED
-
-__all__ = ["INTERRUPTED", "Interruption"]
+__all__ = ["Interruption"]
 
 logger = logging.getLogger(__name__)
 

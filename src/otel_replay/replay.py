@@ -22,13 +22,12 @@ from otel_replay.filters import FILTERED, RecordFilter
 from otel_replay.formats import codemachine
 from otel_replay.ids import IdMapper
 from otel_replay.index import FingerprintTable
-from otel_replay.interrupt import INTERRUPTED
 from otel_replay.ledger import ALREADY_DELIVERED, Ledger, record_identities
 from otel_replay.merge import Stream, merge_by_time
 from otel_replay.model import AnyValue, Item, Location, LogData, MetricData, Notice, Signal, Skipped, SpanData
 from otel_replay.pacing import Clock, PaceOptions, Pacer, SystemClock, schedule_time
 from otel_replay.rebuild import Rebuilder
-from otel_replay.report import DUPLICATE, INVALID, NOT_SELECTED, Summary
+from otel_replay.report import DUPLICATE, INTERRUPTED, INVALID, NOT_SELECTED, Summary
 from otel_replay.scan import ScanResult, scan_time_range
 from otel_replay.timeshift import AgeCheck, TimeOptions, TimeShift, pass_offsets
 from otel_replay.transform import Deduplicator, ParentIndex, ResourceOverlay
@@ -109,8 +108,9 @@ def replay(
 ) -> Summary:
     """Send every telemetry record under `paths` to the sink and return the accounting of the run.
 
-    With `options.loop` other than 1 the files are read once per pass; a KeyboardInterrupt
-    ends the run after sending what is queued, and the summary records the interruption.
+    With `options.loop` other than 1 the files are read once per pass. A KeyboardInterrupt
+    ends the run: records not yet delivered count as failed with the reason ``interrupted``,
+    and the summary records the interruption.
 
     Raises:
         UsageError: a path does not exist, the format is unknown, or the sink's settings are invalid.

@@ -13,7 +13,7 @@ from otel_replay.rebuild import Rebuilder, encode_request
 from otel_replay.report import Summary
 from otel_replay.transform import split_metric
 
-__all__ = ["OTLPJsonWriter"]
+__all__ = ["OTLPJsonWriter", "RequestBatcher"]
 
 logger = logging.getLogger(__name__)
 
@@ -21,17 +21,14 @@ logger = logging.getLogger(__name__)
 _HEX_ID_KEYS: Final = frozenset({"traceId", "spanId", "parentSpanId"})
 
 
-class OTLPJsonWriter:
-    """Writes batches of records to a text stream, one export request per line.
+class RequestBatcher:
+    """Collects records per signal into batches of `batch_size` records and encodes each full batch.
 
-    It takes the same records as `BatchExporter` and encodes them with the same official
-    encoders, so a converted file contains exactly what `replay` would have sent.
+    Metrics count by data point and are split to keep that size. Subclasses handle each
+    encoded request in `_handle` and count its records there.
     """
 
-    def __init__(
-        self, output: IO[str], signals: frozenset[Signal], batch_size: int, summary: Summary, rebuilder: Rebuilder
-    ) -> None:
-        self._output = output
+    def __init__(self, signals: frozenset[Signal], batch_size: int, summary: Summary, rebuilder: Rebuilder) -> None:
         self._batch_size = batch_size
         self._summary = summary
         self._rebuilder = rebuilder
@@ -39,7 +36,7 @@ class OTLPJsonWriter:
         self._sizes: dict[Signal, int] = dict.fromkeys(signals, 0)
 
     def add(self, signal: Signal, record: object) -> None:
-        """Queue one SpanData, LogData or MetricData, writing the batch once it is full."""
+        """Queue one SpanData, LogData or MetricData, encoding the batch once it is full."""
         rest: object | None = record
         while rest is not None:
             part = rest
@@ -49,26 +46,48 @@ class OTLPJsonWriter:
             self._batches[signal].append(part)
             self._sizes[signal] += len(part.points) if isinstance(part, MetricData) else 1
             if self._sizes[signal] >= self._batch_size:
-                self._write(signal)
+                self._encode(signal)
 
     def flush(self) -> None:
-        """Write what is queued, even half-full batches."""
+        """Encode what is queued, even half-full batches."""
         for signal in self._batches:
-            self._write(signal)
+            self._encode(signal)
 
     def close(self) -> None:
-        """Write what is queued and flush the stream."""
+        """Encode what is queued."""
         self.flush()
-        self._output.flush()
 
-    def _write(self, signal: Signal) -> None:
+    def _encode(self, signal: Signal) -> None:
         batch = self._batches[signal]
         size = self._sizes[signal]
         if not batch:
             return
         self._batches[signal], self._sizes[signal] = [], 0
+        self._handle(signal, encode_request(signal, batch, self._rebuilder), size)
 
-        request = encode_request(signal, batch, self._rebuilder)
+    def _handle(self, signal: Signal, request: Any, size: int) -> None:
+        raise NotImplementedError
+
+
+class OTLPJsonWriter(RequestBatcher):
+    """Writes batches of records to a text stream, one export request per line.
+
+    It takes the same records as `BatchExporter` and encodes them with the same official
+    encoders, so a converted file contains exactly what `replay` would have sent.
+    """
+
+    def __init__(
+        self, output: IO[str], signals: frozenset[Signal], batch_size: int, summary: Summary, rebuilder: Rebuilder
+    ) -> None:
+        super().__init__(signals, batch_size, summary, rebuilder)
+        self._output = output
+
+    def close(self) -> None:
+        """Write what is queued and flush the stream."""
+        super().close()
+        self._output.flush()
+
+    def _handle(self, signal: Signal, request: Any, size: int) -> None:
         document = MessageToDict(request, use_integers_for_enums=True)
         _hex_ids(document)
         # U+2028 and U+2029 are valid raw in JSON strings, but line readers such as Python's
