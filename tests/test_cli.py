@@ -124,7 +124,7 @@ def test_summary_counts_every_warning_printed(receiver: OTLPReceiver) -> None:
 
 
 def test_interrupt_before_reading(receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ctrl-C while the files are still being found exits with 130 and says that nothing was sent."""
+    """Ctrl-C while the files are still being found exits with 130 and reports that nothing was sent."""
 
     def interrupted(*_args: object) -> None:
         raise KeyboardInterrupt

@@ -186,7 +186,7 @@ def test_filtered_count_in_table(receiver: OTLPReceiver) -> None:
 
 @pytest.mark.parametrize(("service", "warned"), [("checkout", True), ("codemachine", False)])
 def test_no_match_warns(receiver: OTLPReceiver, service: str, warned: bool) -> None:
-    """Filters that leave out every record say so, since that is most often a typo."""
+    """Filters that leave out every record log a warning, since that is most often a typo."""
     result = run_cli("replay", SESSION_B_SPANS, "--service", service, "--endpoint", receiver.url)
 
     assert result.exit_code == 0

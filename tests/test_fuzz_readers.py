@@ -301,7 +301,12 @@ hostile_values = st.recursive(
 def slots(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Return the path of every value inside a JSON structure, the root excluded."""
     found: list[tuple[Any, ...]] = []
-    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    if isinstance(value, dict):
+        children: Any = value.items()
+    elif isinstance(value, list):
+        children = enumerate(value)
+    else:
+        children = ()
     for key, child in children:
         found.append((*path, key))
         found.extend(slots(child, (*path, key)))

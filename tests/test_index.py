@@ -99,7 +99,7 @@ class _ReferenceDeduplicator:
 @settings(max_examples=200, deadline=None)
 @given(files=st.lists(st.lists(st.integers(0, 5), max_size=12), min_size=1, max_size=5))
 def test_log_dedupe_matches_counting_rule(files: list[list[int]]) -> None:
-    """Equal log records are duplicates exactly as the per-file counting rule says."""
+    """Equal log records are duplicates exactly as the per-file counting rule defines."""
     deduplicator = Deduplicator()
     reference = _ReferenceDeduplicator()
     for records in files:

@@ -383,7 +383,7 @@ def test_loop_reports_problems_once(receiver: OTLPReceiver) -> None:
 
 
 def test_long_wait_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """A wait of 10 seconds or more says how long it is and how to shorten it; shorter waits say nothing."""
+    """A wait of 10 seconds or more logs how long it is and how to shorten it. Shorter waits log nothing."""
     clock = FakeClock()
 
     with caplog.at_level(logging.WARNING, logger="otel_replay.pacing"):

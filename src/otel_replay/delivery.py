@@ -293,8 +293,10 @@ class DeliverySession(requests.Session):
         if self._interrupted():
             self._fail(_replace_reason(last, f"{reason}; not retried, since the run was interrupted", interrupted=True))
 
-        what = f"the {self._kind} request to {self._display_url}"
-        wait = plan_retry(self.policy, what, attempts.count, reason, retry_after, "Retry-After header", remaining)
+        request_name = f"the {self._kind} request to {self._display_url}"
+        wait = plan_retry(
+            self.policy, request_name, attempts.count, reason, retry_after, "Retry-After header", remaining
+        )
         if isinstance(wait, str):
             self._fail(_replace_reason(last, wait))
 
@@ -316,7 +318,7 @@ class DeliverySession(requests.Session):
 
 def plan_retry(
     policy: RetryPolicy,
-    what: str,
+    request_name: str,
     attempt: int,
     reason: str,
     requested: float | None,
@@ -325,7 +327,7 @@ def plan_retry(
 ) -> float | str:
     """Return the seconds to wait before retrying, and log the retry; or return the final reason.
 
-    `what` names the request in messages, `requested` is the wait the receiver asked for in
+    `request_name` names the request in messages, `requested` is the wait the receiver asked for in
     `requested_by` (such as its Retry-After header), and `remaining` the seconds left before
     the deadline.
     """
@@ -341,7 +343,7 @@ def plan_retry(
         return f"{reason} after {_attempts_text(attempt)}; gave up at the deadline: {_deadline_text(policy)}"
 
     if requested is None:
-        logger.info("Retrying %s in %.2f s (attempt %d: %s)", what, wait, attempt, reason)
+        logger.info("Retrying %s in %.2f s (attempt %d: %s)", request_name, wait, attempt, reason)
         return wait
     level = logging.WARNING if wait >= _NOTICEABLE_WAIT else logging.INFO
     logger.log(
@@ -349,7 +351,7 @@ def plan_retry(
         "Waiting %.1f s as the receiver's %s asks, then retrying %s (attempt %d: %s)",
         wait,
         requested_by,
-        what,
+        request_name,
         attempt,
         reason,
     )

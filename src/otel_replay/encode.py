@@ -5,9 +5,9 @@ exporter's `encode_spans` or `encode_logs` into protobuf messages, completes the
 that the SDK cannot express (`rebuild._complete_spans`, `rebuild._complete_logs`) and
 serializes the request. This module writes the protobuf wire format of that same request
 directly from `SpanData` and `LogData`, about five times faster per span. The result is
-byte for byte the official path's `SerializeToString()`; tests/test_encode.py checks that
-with generated records of every field kind, and the official path stays the reference,
-selected with ``OTEL_REPLAY_ENCODER=sdk``.
+byte for byte the official path's `SerializeToString()`, which tests/test_encode.py checks
+with generated records of every field kind. The official path stays the reference, and
+``OTEL_REPLAY_ENCODER=sdk`` selects it.
 
 The byte-identity relies on how the protobuf runtime serializes: fields in field-number
 order, proto3 scalars left out when they hold their default, oneof members and set
@@ -262,7 +262,7 @@ class RequestEncoder:
         if log.flags:
             parts += (_FIXED32_8, _pack_fixed32(log.flags))
         # The SDK's log record takes its IDs from a span context, which exists only when
-        # either ID is set; an ID of 0 is left out.
+        # either ID is set. An ID of 0 is left out.
         if log.trace_id:
             parts += (b"\x4a\x10", log.trace_id.to_bytes(16, "big"))
         if log.span_id:

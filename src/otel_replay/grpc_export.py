@@ -105,17 +105,19 @@ def open_grpc(signal: Signal, settings: ExportSettings, options: SendOptions) ->
     policy = RetryPolicy(timeout=timeout)
     if options.interruption is not None:
         policy = dataclasses.replace(policy, sleep=options.interruption.wait)
-    what = f"the {_REQUEST_KINDS[signal]} request to {url} (gRPC)"
-    return url, exporter, GrpcSender(exporter, policy, what, options.interruption)
+    request_name = f"the {_REQUEST_KINDS[signal]} request to {url} (gRPC)"
+    return url, exporter, GrpcSender(exporter, policy, request_name, options.interruption)
 
 
 class GrpcSender:
     """Sends completed export requests through a gRPC exporter's stub, with retries and one deadline."""
 
-    def __init__(self, exporter: Any, policy: RetryPolicy, what: str, interruption: Interruption | None = None) -> None:
+    def __init__(
+        self, exporter: Any, policy: RetryPolicy, request_name: str, interruption: Interruption | None = None
+    ) -> None:
         self._exporter = exporter
         self._policy = policy
-        self._what = what
+        self._request_name = request_name
         self._interruption = interruption
 
     def __call__(self, request: Any) -> Outcome:
@@ -153,7 +155,7 @@ class GrpcSender:
             return Outcome(None, f"{reason}; not retried, since the run was interrupted", attempt, interrupted=True)
 
         remaining = deadline - self._policy.clock()
-        wait = plan_retry(self._policy, self._what, attempt, reason, retry_delay, "RetryInfo", remaining)
+        wait = plan_retry(self._policy, self._request_name, attempt, reason, retry_delay, "RetryInfo", remaining)
         if isinstance(wait, str):
             return Outcome(None, wait, attempt)
         return wait

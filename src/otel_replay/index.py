@@ -120,7 +120,7 @@ class FingerprintTable:
         self._allocate(_INITIAL_CAPACITY)
 
     def _slot(self, high: int, low: int) -> int:
-        """Return the slot that holds the fingerprint, or the empty slot where it would go."""
+        """Return the slot that contains the fingerprint, or the empty slot where it would go."""
         mask = self._mask
         lows = self._low
         highs = self._high

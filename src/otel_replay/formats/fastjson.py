@@ -1,4 +1,4 @@
-"""Parse JSON with orjson where that keeps every number exact, and say when it does not.
+"""Parse JSON with orjson where that keeps every number exact, and raise when it does not.
 
 The readers parse numbers with `Decimal` so that times keep every digit written. orjson is
 several times faster but gives floats. A float is as good as the digits when the literal is
