@@ -358,3 +358,21 @@ def test_timeout_variable_through_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 1
     assert seconds < 5  # read as seconds, the deadline would be 300 s
     assert "0.3 s per request" in errors[0]
+
+
+def test_proxy_variables_apply_to_every_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxy variables, which the session reads once per run, route every request of the run."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with serving(replies(Reply(200))) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        result = run_cli(
+            "replay", SESSION_B_SPANS, "--endpoint", "http://receiver.invalid:4318", "--batch-size", "1",
+            "--signals", "traces", "--json",
+        )  # fmt: skip
+
+    summary = json.loads(result.stdout)
+    sent = summary["signals"]["traces"]["sent"]
+    assert result.exit_code == 0, result.stderr
+    assert sent >= 2
+    assert [request.path for request in proxy.requests] == ["http://receiver.invalid:4318/v1/traces"] * sent
