@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -43,10 +44,14 @@ odd_times = st.one_of(
     ASCII,
 )
 
-plain_scalars = st.one_of(st.none(), st.booleans(), INT64, FINITE, ASCII, st.text(max_size=6).filter(str.isprintable))
+# Floats of 2**63 or more in magnitude take the full path: orjson gives wider integers as such floats.
+PLAIN_FLOAT = st.floats(min_value=-(2.0**63), max_value=2.0**63, exclude_min=True, exclude_max=True)
+plain_scalars = st.one_of(
+    st.none(), st.booleans(), INT64, PLAIN_FLOAT, ASCII, st.text(max_size=6).filter(str.isprintable)
+)
 odd_scalars = st.one_of(
     st.integers(),
-    st.sampled_from([2**63, -(2**63) - 1, 2**64, 10**30]),
+    st.sampled_from([2**63, -(2**63) - 1, 2**64, 10**30, 2.0**63, -(2.0**63), 1e300]),
     st.decimals(allow_nan=False, allow_infinity=False),
     st.floats(),
     ANY_TEXT,
@@ -238,3 +243,74 @@ def test_lone_surrogate_takes_full_path() -> None:
     }
 
     assert PlainSpanEncoder().encode(INDEX, json_span) is None
+
+
+# Time literals as files write them: shortest round-trip floats as JavaScript writes them, and
+# literals with more digits than a double keeps, trailing zeros, exponents or no fraction.
+time_literals = st.one_of(
+    st.floats(min_value=0, max_value=1.8e13).map(repr),
+    st.integers(min_value=0, max_value=2**44).map(str),
+    st.sampled_from(
+        [
+            "1796218006000.5913",
+            "1796218006000.59130",
+            "1796218006000.59131234567",
+            "1796218006000.5913000000001",
+            "1.7962180060005913e12",
+            "17962180060005913e-4",
+            "1796218006000.0",
+            "-1796218006000.5",
+            "1e40",
+        ]
+    ),
+)
+
+
+@st.composite
+def span_texts(draw: st.DrawFn) -> str:
+    """Draw a span's JSON text, pretty-printed or not, with its times written as odd literals."""
+    json_span = draw(plain_spans)
+    literals = {"startTime": draw(time_literals), "endTime": draw(time_literals)}
+    json_span["startTime"] = "@startTime@"
+    json_span["endTime"] = "@endTime@"
+    for number, event in enumerate(json_span.get("events") or []):
+        event["time"] = f"@event{number}@"
+        literals[f"event{number}"] = draw(time_literals)
+    if draw(st.booleans()):
+        # Keys that the text search for times must not take for the span's own time fields.
+        json_span["attributes"] = {
+            **(json_span.get("attributes") or {}),
+            draw(st.sampled_from(["startTime", "time"])): 1.5,
+        }
+    text = json.dumps(json_span, indent=draw(st.sampled_from([None, 2, 4])))
+    for name, literal in literals.items():
+        text = text.replace(f'"@{name}@"', literal)
+    return text
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(text=span_texts())
+def test_plain_text_matches_full_path(text: str) -> None:
+    """A span read from its text with orjson gives the full path's result on the exactly parsed text, or is declined."""
+    plain = PlainSpanEncoder().encode_text(INDEX, text)
+    if plain is None:
+        return
+
+    values, uncut = codemachine.parse_elements([text])
+    assert uncut is None
+    items, expected = full_path(values[0])
+    assert expected is not None, f"the plain path accepted a record the full path gives as {items}"
+    assert plain == expected
+
+
+def test_plain_text_reads_time_digits() -> None:
+    """A time literal with more digits than a double keeps converts from its digits, or declines the record."""
+    text = json.dumps(
+        {"name": "op", "traceId": "0b8d1e5057b7057416faa0e529953f64", "spanId": "bdc17d91e9d7bac3",
+         "startTime": "@", "endTime": 1796218006001.5}, indent=2,
+    ).replace('"@"', "1796218006000.591312")  # fmt: skip
+
+    plain = PlainSpanEncoder().encode_text(INDEX, text)
+
+    assert plain is not None
+    assert plain[6:8] == (1796218006000591312, 1796218006001500000)

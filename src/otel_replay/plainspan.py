@@ -9,9 +9,16 @@ then takes the full path, which gives the record's skip reason or notices.
 A record is plain when it has every field the full path requires, with the JSON type it
 expects, and nothing that would give a notice. So its IDs have the right number of
 hexadecimal digits, its strings have no lone surrogates, and its attribute values are
-strings, booleans, null, int64 integers or floats, in the span and in its events. Times go through
-`values.to_unix_nano`, the full path's exact conversion. tests/test_plainspan.py checks
-with generated records that the result equals the full path's, byte for byte.
+strings, booleans, null, int64 integers or floats below 2**63 in magnitude, in the span and
+in its events. Times go through `values.to_unix_nano`, the full path's exact conversion.
+tests/test_plainspan.py checks with generated records that the result equals the full
+path's, byte for byte.
+
+`encode_text` takes the record's JSON text instead of its exactly parsed value, and parses
+it with orjson alone. A float attribute is the nearest double to its literal either way, and
+an integer beyond 64 bits, which orjson gives as a float, is over 2**63 and declined. Only
+the times need the written digits, so they are read from the literals that follow their keys
+in the text, and the record is declined where that is not certain.
 """
 
 from __future__ import annotations
@@ -21,10 +28,12 @@ import struct
 from collections.abc import Callable
 from typing import Final, TypeAlias
 
+import orjson
+
 from otel_replay.encode import encode_event_attribute, encode_span_attribute
 from otel_replay.errors import RecordError
 from otel_replay.model import AnyValue, SpanKindCode
-from otel_replay.values import NANOS_PER_MILLISECOND, to_unix_nano
+from otel_replay.values import NANOS_PER_MILLISECOND, literal_to_unix_nano, to_unix_nano
 
 __all__ = ["PlainSpan", "PlainSpanEncoder"]
 
@@ -39,6 +48,11 @@ _SPAN_ID: Final = re.compile(r"[0-9a-fA-F]{16}")
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _INTERNAL: Final = int(SpanKindCode.INTERNAL)  # the format has no span kind
 _PLAIN_TYPES: Final = frozenset({str, int, float, bool, type(None)})  # attribute values kept as parsed
+_LARGE_FLOAT: Final = 2.0**63  # orjson gives integers beyond 64 bits as floats of at least this magnitude
+_START_KEY: Final = '"startTime":'
+_END_KEY: Final = '"endTime":'
+_EVENT_TIME_KEY: Final = '"time":'
+_LITERAL: Final = re.compile(r"[ \t\r\n]*(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)")
 _FIELD_CACHE_SIZE: Final = 65_536  # entries per cache, which is cleared when full
 _pack_fixed64: Final = struct.Struct("<Q").pack
 
@@ -84,16 +98,34 @@ class PlainSpanEncoder:
         except (_NotPlainError, RecordError):
             return None
 
-    def _encode(self, index: int, span: dict[str, object]) -> PlainSpan:
+    def encode_text(self, index: int, text: str) -> PlainSpan | None:
+        """Return the result of `encode` for a record's JSON text, or None when it is not plain.
+
+        Raises:
+            orjson.JSONDecodeError: the text is not one JSON value that orjson accepts.
+        """
+        json_span = orjson.loads(text)
+        if type(json_span) is not dict:
+            return None
+        try:
+            return self._encode(index, json_span, _TextTimes(text, json_span))
+        except (_NotPlainError, RecordError):
+            return None
+
+    def _encode(self, index: int, span: dict[str, object], times: _TextTimes | None = None) -> PlainSpan:
         name = _text(span.get("name"))
         trace_id_hex = _hex_id(span.get("traceId"), _TRACE_ID)
         span_id_hex = _hex_id(span.get("spanId"), _SPAN_ID)
         parent_span_id = _parent_id(span.get("parentSpanId"))
-        start = to_unix_nano(span.get("startTime"), NANOS_PER_MILLISECOND, "startTime")
-        end = to_unix_nano(span.get("endTime"), NANOS_PER_MILLISECOND, "endTime")
+        if times is None:
+            start = to_unix_nano(span.get("startTime"), NANOS_PER_MILLISECOND, "startTime")
+            end = to_unix_nano(span.get("endTime"), NANOS_PER_MILLISECOND, "endTime")
+        else:
+            start = times.only(_START_KEY, span.get("startTime"), "startTime")
+            end = times.only(_END_KEY, span.get("endTime"), "endTime")
         status = _status(span.get("status"))
         attributes = _attributes(span.get("attributes"), self._span_fields, encode_span_attribute)
-        events = self._events(span.get("events"))
+        events = self._events(span.get("events"), times)
 
         parts = [_TRACE_ID_FIELD, bytes.fromhex(trace_id_hex), _SPAN_ID_FIELD, bytes.fromhex(span_id_hex)]
         if parent_span_id:
@@ -114,19 +146,24 @@ class PlainSpanEncoder:
         span_id = int(span_id_hex, 16)
         return (index, trace_id, span_id, parent_span_id, _INTERNAL, name, start, end, b"".join(parts))
 
-    def _events(self, value: object) -> list[bytes]:
+    def _events(self, value: object, times: _TextTimes | None) -> list[bytes]:
         """Return the Span's encoded events fields."""
         if value is None:
             return []
         if type(value) is not list:
             raise _NotPlainError
+        if times is not None and value:
+            times.begin_events(len(value))
 
         fields = []
         for event in value:
             if type(event) is not dict:
                 raise _NotPlainError
             name = _text(event.get("name"))
-            time = to_unix_nano(event.get("time"), NANOS_PER_MILLISECOND, "time")
+            if times is None:
+                time = to_unix_nano(event.get("time"), NANOS_PER_MILLISECOND, "time")
+            else:
+                time = times.next_event(event.get("time"))
             attributes = _attributes(event.get("attributes"), self._event_fields, encode_event_attribute)
             body = _EVENT_TIME + _pack_fixed64(time) if time else b""
             if name:
@@ -135,6 +172,51 @@ class PlainSpanEncoder:
             body += attributes
             fields.append(_EVENT + _varint(len(body)) + body)
         return fields
+
+
+class _TextTimes:
+    """Reads a span's times from their literals in the record's text, where orjson's floats may have lost digits.
+
+    A float time is taken from the literal after its key, which must occur once per time in
+    the text and give the same float. Anything else declines the record, so that the full
+    path reads it with the exact parser.
+    """
+
+    def __init__(self, text: str, span: dict[str, object]) -> None:
+        self._text = text
+        self._span = span
+        self._event_position = 0
+
+    def only(self, key: str, value: object, field: str) -> int:
+        """Return the time of a field whose key occurs once in the record."""
+        if type(value) is not float:
+            return to_unix_nano(value, NANOS_PER_MILLISECOND, field)
+        if self._text.count(key) != 1:
+            raise _NotPlainError
+        return self._time_after(self._text.index(key) + len(key), value, field)
+
+    def begin_events(self, count: int) -> None:
+        """Check that the events' time key occurs once per event; they follow in order."""
+        if self._text.count(_EVENT_TIME_KEY) != count:
+            raise _NotPlainError
+        self._event_position = 0
+
+    def next_event(self, value: object) -> int:
+        """Return the time of the next event."""
+        at = self._text.index(_EVENT_TIME_KEY, self._event_position) + len(_EVENT_TIME_KEY)
+        self._event_position = at
+        if type(value) is not float:
+            return to_unix_nano(value, NANOS_PER_MILLISECOND, "time")
+        return self._time_after(at, value, "time")
+
+    def _time_after(self, position: int, value: float, field: str) -> int:
+        match = _LITERAL.match(self._text, position)
+        if match is None:
+            raise _NotPlainError
+        literal = match.group(1)
+        if float(literal) != value:
+            raise _NotPlainError
+        return literal_to_unix_nano(literal, NANOS_PER_MILLISECOND, field)
 
 
 def _text(value: object) -> str:
@@ -212,7 +294,10 @@ def _check_attribute(key: str, value: object, value_type: type) -> None:
     _text(key)
     if value_type is str:
         _text(value)
-    elif value_type is int and not _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]  # an int
+    elif value_type is int:
+        if not _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]  # an int
+            raise _NotPlainError
+    elif value_type is float and not -_LARGE_FLOAT < value < _LARGE_FLOAT:  # type: ignore[operator]  # a float
         raise _NotPlainError
 
 

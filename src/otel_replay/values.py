@@ -87,13 +87,29 @@ def to_unix_nano(value: object, nanos_per_unit: int, field: str) -> int:
     return unix_nano
 
 
+def literal_to_unix_nano(literal: str, nanos_per_unit: int, field: str) -> int:
+    """Convert a JSON number literal of time units since the epoch into integer nanoseconds, as `to_unix_nano` does.
+
+    Raises:
+        RecordError: the value is negative or out of range.
+    """
+    unix_nano = _digits_to_unix_nano(literal, nanos_per_unit)
+    if unix_nano is not None:
+        return unix_nano
+    return to_unix_nano(Decimal(literal), nanos_per_unit, field)
+
+
 def _float_to_unix_nano(value: float, nanos_per_unit: int) -> int | None:
     """Scale the digits of repr(value) with integer arithmetic, or return None to leave it to Decimal.
 
     Handles the common case of a plain decimal with at most as many fraction digits as the
     unit has nanosecond digits, such as 1796218006550.2722 ms, where the result is exact.
     """
-    text = repr(value)
+    return _digits_to_unix_nano(repr(value), nanos_per_unit)
+
+
+def _digits_to_unix_nano(text: str, nanos_per_unit: int) -> int | None:
+    """Scale a plain decimal such as 1796218006550.2722 exactly with integers, or return None to leave it to Decimal."""
     whole, dot, fraction = text.partition(".")
     scale = len(str(nanos_per_unit)) - 1  # nanos_per_unit is a power of ten
     if not dot or not whole.isdigit() or not fraction.isdigit() or len(fraction) > scale:
