@@ -109,3 +109,34 @@ def test_log_dedupe_matches_counting_rule(files: list[list[int]]) -> None:
             log = LogData(Location(Path("f.json"), 0), RESOURCE, ScopeData(), identity, identity)
 
             assert deduplicator.is_duplicate(log) == reference.seen_before(identity)
+
+
+# Small words collide in the table's slots, so probing and growth are exercised.
+small_fingerprints = st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=3000)
+
+
+@settings(max_examples=60, deadline=None)
+@given(fingerprints=small_fingerprints, bits=st.sampled_from([1, 2, 6]))
+def test_merge_bits_many_is_merge_bits_in_turn(fingerprints: list[tuple[int, int]], bits: int) -> None:
+    """The bulk call gives the positions and leaves the values that `merge_bits` one at a time would."""
+    one_by_one, bulk = FingerprintTable("B"), FingerprintTable("B")
+
+    expected = [position for position, key in enumerate(fingerprints) if one_by_one.merge_bits(key, bits) & bits]
+
+    assert bulk.merge_bits_many(fingerprints, bits) == expected
+    assert sorted(bulk.items()) == sorted(one_by_one.items())
+    assert len(bulk) == len(one_by_one)
+
+
+@settings(max_examples=60, deadline=None)
+@given(fingerprints=small_fingerprints)
+def test_add_many_is_add_in_turn(fingerprints: list[tuple[int, int]]) -> None:
+    """The bulk call counts each fingerprint as `add` one at a time would."""
+    one_by_one, bulk = FingerprintTable(), FingerprintTable()
+    for key in fingerprints:
+        one_by_one.add(key)
+
+    bulk.add_many(fingerprints)
+
+    assert sorted(bulk.items()) == sorted(one_by_one.items())
+    assert [bulk.get(key) for key in fingerprints] == [one_by_one.get(key) for key in fingerprints]

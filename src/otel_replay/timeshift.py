@@ -11,11 +11,12 @@ import dataclasses
 import datetime
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from otel_replay.errors import RecordError, UsageError
-from otel_replay.model import LogData, MetricData, SpanData
+from otel_replay.model import LogData, MetricData, Signal, SpanData
 
 __all__ = [
     "ORIGINAL_LOG_TIME",
@@ -308,29 +309,36 @@ class AgeCheck:
     def check(self, record: SpanData | LogData | MetricData) -> None:
         """Log a warning the first time a record passes one of the limits."""
         if isinstance(record, LogData):
-            log_time = record.time_unix_nano or record.observed_time_unix_nano
-            if not log_time:
-                return
-            age = self._now - log_time
-            if age > LOKI_REJECT_OLD_SAMPLES_NANOS:
+            self.check_times(Signal.LOGS, [record.time_unix_nano or record.observed_time_unix_nano])
+        elif isinstance(record, SpanData):
+            self.check_times(Signal.TRACES, [record.end_time_unix_nano])
+
+    def check_times(self, signal: Signal, times: Sequence[int]) -> None:
+        """Check records by their times: span end times, or log times where 0 means none."""
+        if signal is Signal.TRACES:
+            if "tempo-search" not in self._warned and times and self._now - min(times) > TEMPO_SEARCH_AGE_NANOS:
                 self._warn(
-                    "loki-old",
-                    "Log records are older than 7 days, and Loki rejects those by default "
-                    "(limits_config reject_old_samples_max_age: 168h)",
-                )
-            elif age > LOKI_TOO_FAR_BEHIND_NANOS:
-                self._warn(
-                    "loki-behind",
-                    "Log records are more than 1 hour old, and Loki rejects lines that far behind "
-                    "the newest line of the same stream (too_far_behind)",
+                    "tempo-search",
+                    "Spans are more than 1 hour old; Tempo stores spans older than its ingestion slack "
+                    "(ingestion_time_range_slack) but its time-range search may not show them",
                 )
             return
+        if signal is not Signal.LOGS or {"loki-old", "loki-behind"} <= self._warned:
+            return
 
-        if isinstance(record, SpanData) and self._now - record.end_time_unix_nano > TEMPO_SEARCH_AGE_NANOS:
+        rejected_before = self._now - LOKI_REJECT_OLD_SAMPLES_NANOS
+        behind_before = self._now - LOKI_TOO_FAR_BEHIND_NANOS
+        if any(0 < time < rejected_before for time in times):
             self._warn(
-                "tempo-search",
-                "Spans are more than 1 hour old; Tempo stores spans older than its ingestion slack "
-                "(ingestion_time_range_slack) but its time-range search may not show them",
+                "loki-old",
+                "Log records are older than 7 days, and Loki rejects those by default "
+                "(limits_config reject_old_samples_max_age: 168h)",
+            )
+        if any(rejected_before <= time < behind_before for time in times):
+            self._warn(
+                "loki-behind",
+                "Log records are more than 1 hour old, and Loki rejects lines that far behind "
+                "the newest line of the same stream (too_far_behind)",
             )
 
     def _warn(self, limit: str, message: str) -> None:

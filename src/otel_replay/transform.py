@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Final, TypeVar
 
 import orjson
@@ -61,6 +61,18 @@ class Deduplicator:
             return bool(kinds & kind)
 
         return self._seen_before(log_identity(record))
+
+    def duplicate_spans(self, keys: Iterable[_Fingerprint], kind: int) -> list[int]:
+        """Return the positions of the spans of a run that were sent before, remembering the others.
+
+        `keys` are the spans' `span_fingerprint`, and `kind` the kind they share.
+        """
+        return self._span_kinds.merge_bits_many(keys, 1 << kind)
+
+    def duplicate_logs(self, identities: Iterable[_Fingerprint]) -> list[int]:
+        """Return the positions of the log records of a run that were sent before, given their `log_identity`."""
+        seen_before = self._seen_before
+        return [position for position, identity in enumerate(identities) if seen_before(identity)]
 
     @property
     def span_keys(self) -> Container[_Fingerprint]:
@@ -162,13 +174,17 @@ class ResourceOverlay:
         """Return `record` with the user's attributes merged into its resource."""
         if not self._attributes:
             return record
+        return dataclasses.replace(record, resource=self.resource(record.resource))
 
-        merged = self._merged.get(record.resource)
+    def resource(self, resource: ResourceData) -> ResourceData:
+        """Return `resource` with the user's attributes merged in, one object per resource."""
+        if not self._attributes:
+            return resource
+        merged = self._merged.get(resource)
         if merged is None:
-            attributes = {**record.resource.attributes, **self._attributes}
-            merged = dataclasses.replace(record.resource, attributes=attributes)
-            self._merged[record.resource] = merged
-        return dataclasses.replace(record, resource=merged)
+            merged = dataclasses.replace(resource, attributes={**resource.attributes, **self._attributes})
+            self._merged[resource] = merged
+        return merged
 
 
 def split_metric(metric: MetricData, max_points: int) -> tuple[MetricData, MetricData | None]:
@@ -203,6 +219,12 @@ class ParentIndex:
             self._own_spans.set(span_fingerprint(span.trace_id, span.span_id), 1)
         if span.parent_span_id:
             self._children.add(span_fingerprint(span.trace_id, span.parent_span_id))
+
+    def add_run(self, keys: Iterable[_Fingerprint], parents: Iterable[_Fingerprint]) -> None:
+        """Record the spans of a run, given their `span_fingerprint` and those of the parents they refer to."""
+        if self._own_spans is not None:
+            self._own_spans.merge_bits_many(keys, 1)
+        self._children.add_many(parents)
 
     def orphan_count(self) -> int:
         """Return how many added spans have a parent that was never added."""
