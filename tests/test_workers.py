@@ -12,7 +12,7 @@ import pytest
 
 from otel_replay.model import Signal
 from otel_replay.receiver import OTLPReceiver
-from otel_replay.workers import CHUNK_SIZE, IN_FLIGHT_PER_WORKER, WorkerPool
+from otel_replay.workers import IN_FLIGHT_PER_WORKER, TASK_CHARS, TASK_RECORDS, WorkerPool
 from tests.conftest import CODEMACHINE, SESSION_B_SPANS, run_cli
 
 SPAN_TEXT = """{
@@ -25,6 +25,8 @@ SPAN_TEXT = """{
       "attributes": {"tool.name": "Bash"},
       "events": []
     }"""
+# Records of SPAN_TEXT's size that one task's text holds, so that generated files span several tasks.
+TASK_SPANS = TASK_CHARS // len(SPAN_TEXT)
 
 
 def _replay(receiver: OTLPReceiver, *args: str | Path) -> tuple[list[bytes], dict[str, object], str]:
@@ -77,6 +79,26 @@ def test_workers_filter_like_one_process(receiver: OTLPReceiver, options: list[s
     assert sorted(parallel[2].splitlines()) == sorted(serial[2].splitlines())
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--no-dedupe"],
+        ["--resource-attribute", "deployment.environment=ci"],
+        ["--signals", "logs,metrics"],
+        ["--max-batch-bytes", "1024"],
+        ["--rate", "100000"],
+    ],
+)
+def test_workers_options_like_one_process(receiver: OTLPReceiver, options: list[str]) -> None:
+    """Runs of records that workers encoded are deduplicated, overlaid, counted and split as single records are."""
+    serial = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", "1")
+    parallel = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", "2")
+
+    assert parallel[0] == serial[0]
+    assert parallel[1] == serial[1]
+    assert sorted(parallel[2].splitlines()) == sorted(serial[2].splitlines())
+
+
 def test_workers_ignored_when_times_move(receiver: OTLPReceiver) -> None:
     """A time shift changes records after reading, so the records are read in one process, with a warning."""
     serial = _replay(receiver, CODEMACHINE / "traces", "--shift", "-1d", "--workers", "1")
@@ -116,31 +138,43 @@ def test_workers_console_script(receiver: OTLPReceiver) -> None:
     assert parallel_requests == serial_requests
 
 
+class _CountingTexts:
+    """Elements one at a time, as `RecordTexts.next_texts` gives them after a recheck, counting those taken."""
+
+    separator = None
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.taken = 0
+
+    def next_texts(self, size: int) -> tuple[str, int] | None:
+        if self.taken == self.count:
+            return None
+        self.taken += 1
+        return SPAN_TEXT.replace("SPAN_ID", f"{self.taken:016x}"), 1
+
+    def recheck_from(self, index: int) -> None:
+        raise AssertionError(index)
+
+
 def test_read_ahead_is_bounded() -> None:
-    """The pool takes at most its in-flight chunks plus one ahead of the records handed out."""
-    taken = 0
-
-    def elements() -> Iterator[object]:
-        nonlocal taken
-        for number in range(50 * CHUNK_SIZE):
-            taken += 1
-            yield SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")
-
+    """The pool takes at most its in-flight tasks plus one ahead of the records handed out."""
+    texts = _CountingTexts(50 * TASK_RECORDS)
     pool = WorkerPool(2)
     try:
-        records = pool.decode(Path("generated.json"), "spans", "service", elements())
+        records = pool.decode(Path("generated.json"), "spans", "service", texts)  # type: ignore[arg-type]
         first = next(records)
     finally:
         pool.close()
 
     assert first.signal is Signal.TRACES
-    assert taken <= (2 * IN_FLIGHT_PER_WORKER + 1) * CHUNK_SIZE
+    assert texts.taken <= (2 * IN_FLIGHT_PER_WORKER + 1) * TASK_RECORDS
 
 
 def _odd_trace_file(path: Path, odd: str, *, truncate: bool = False) -> Path:
-    """Write a CodeMachine trace file of many spans with one odd record among them, at index 1500."""
-    spans = [json.loads(SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")) for number in range(6 * CHUNK_SIZE)]
-    spans[1500]["name"] = "ODD"
+    """Write a CodeMachine trace file of many spans, several tasks long, with one odd record in the fifth task."""
+    spans = [json.loads(SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")) for number in range(6 * TASK_SPANS)]
+    spans[4 * TASK_SPANS + 7]["name"] = "ODD"
     document = {"version": 1, "service": "generated", "spanCount": len(spans), "spans": spans}
     text = json.dumps(document, indent=2)
     if odd == "nested close":
@@ -175,14 +209,14 @@ def test_workers_record_cut_wrong(tmp_path: Path, receiver: OTLPReceiver, odd: s
 
 def test_workers_mix_plain_and_full_path(tmp_path: Path, receiver: OTLPReceiver) -> None:
     """Plain spans and spans that need a skip, a notice or an exact time keep their order and bytes."""
-    spans = [json.loads(SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")) for number in range(3 * CHUNK_SIZE)]
+    spans = [json.loads(SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")) for number in range(3 * TASK_SPANS)]
     spans[10]["traceId"] = "0x" + "1" * 30
     spans[11]["attributes"] = {"big": 2**64, "list": [1, "a"], "nested": {"a": None}}
     spans[12]["name"] = "ODD \ud83d"
     spans[13]["status"] = {"code": True}
     spans[14]["events"] = [{"name": "e", "time": 1796218006550.5, "attributes": {"n": -0.0}}]
     spans[15]["parentSpanId"] = "0000000000000000"
-    spans[CHUNK_SIZE]["startTime"] = "soon"
+    spans[TASK_SPANS]["startTime"] = "soon"
     document = {"version": 1, "service": "generated", "spanCount": len(spans), "spans": spans}
     # A time with more digits than a float keeps, in the first record only.
     text = json.dumps(document, indent=2).replace(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from otel_replay.delivery import Outcome, parse_partial_success, redact
+from otel_replay.encode import EncodedMessage
 from otel_replay.interrupt import Interruption
 from otel_replay.ledger import Ledger, record_identities
 from otel_replay.model import Location, LogData, MetricData, Signal, SpanData
@@ -259,6 +260,8 @@ def _split(batch: list[object], count: int) -> list[list[object]] | None:
 
 def _describe(record: Any) -> str:
     record = getattr(record, "recorded", record)
+    if isinstance(record, EncodedMessage):
+        return record.describe()
     if isinstance(record, SpanData):
         return f"span with trace ID {record.trace_id:032x} and span ID {record.span_id:016x}"
     if isinstance(record, LogData):

@@ -21,21 +21,38 @@ from __future__ import annotations
 import logging
 import os
 import struct
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from otel_replay.model import AnyValue, Attributes, EventData, LinkData, LogData, ResourceData, ScopeData, SpanData
+from otel_replay.model import (
+    AnyValue,
+    Attributes,
+    EventData,
+    LinkData,
+    Location,
+    LogData,
+    ResourceData,
+    ScopeData,
+    Signal,
+    SpanData,
+)
 
 __all__ = [
+    "FINGERPRINTS",
     "EncodedLog",
+    "EncodedMessage",
+    "EncodedRun",
     "EncodedSpan",
     "RequestEncoder",
     "encode_event_attribute",
     "encode_span_attribute",
     "official_encoding",
+    "scope_field",
 ]
 
 logger = logging.getLogger(__name__)
@@ -91,6 +108,100 @@ class EncodedLog(LogData):
     identity: tuple[int, int] = (0, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedRun:
+    """Consecutive spans or log records of one file, which a worker process encoded, in columns.
+
+    A replay that neither filters, paces nor keeps a ledger needs only these columns to
+    deduplicate, index parents, warn about old records and batch, so it takes the run as a
+    whole instead of one record object at a time.
+    """
+
+    signal: Signal
+    path: Path
+    start: int
+    """The index of the run's first record in its file."""
+    resource: ResourceData
+    scope: ScopeData
+    fields: list[bytes]
+    """Each record's serialized Span or LogRecord message as a field of its ScopeSpans or ScopeLogs
+    message (`scope_field`)."""
+    keys: bytes
+    """Each record's key for deduplication, packed as `FINGERPRINTS`: a span's `span_fingerprint`, a log
+    record's `log_identity`."""
+    parents: bytes
+    """Each span's parent's `span_fingerprint`, packed as `FINGERPRINTS`, or zeros for a root span; empty for logs."""
+    has_parent: bytes
+    """1 for each span that has a parent span, else 0; empty for log records."""
+    times: array[int]
+    """The time each record is sent at when pacing (`pacing.schedule_time`), for the age warnings."""
+    kind: int = 0
+    """The span kind of every span of the run, as an int."""
+
+    @property
+    def record_count(self) -> int:
+        """The number of records in the run."""
+        return len(self.fields)
+
+    def records(self, resource: ResourceData, left_out: Sequence[int] = ()) -> list[EncodedMessage]:
+        """Return the run's records for a batch with `resource`, leaving out those at the positions `left_out`."""
+        path, start, scope = self.path, self.start, self.scope
+        is_span = self.signal is Signal.TRACES
+        if not left_out:
+            return [
+                EncodedMessage(resource, scope, field, path, index, is_span=is_span)
+                for index, field in enumerate(self.fields, start)
+            ]
+        skipped = set(left_out)
+        return [
+            EncodedMessage(resource, scope, field, path, start + position, is_span=is_span)
+            for position, field in enumerate(self.fields)
+            if position not in skipped
+        ]
+
+
+class EncodedMessage:
+    """One record of an `EncodedRun` in a batch: its encoded field, resource, scope and place in the file."""
+
+    __slots__ = ("field", "index", "is_span", "path", "resource", "scope")
+
+    def __init__(
+        self, resource: ResourceData, scope: ScopeData, field: bytes, path: Path, index: int, *, is_span: bool
+    ) -> None:
+        self.resource = resource
+        self.scope = scope
+        self.field = field
+        """The record's message as a field of its ScopeSpans or ScopeLogs message."""
+        self.path = path
+        self.index = index
+        self.is_span = is_span
+
+    @property
+    def location(self) -> Location:
+        """The file and record index of the record."""
+        return Location(self.path, self.index)
+
+    def describe(self) -> str:
+        """Name the record in a message: a span by its IDs, which open its Span message."""
+        if not self.is_span:
+            return "log record"
+        message = self.field[_field_header_size(self.field) :]
+        return f"span with trace ID {message[2:18].hex()} and span ID {message[20:28].hex()}"
+
+
+def scope_field(message: bytes) -> bytes:
+    """Return a serialized Span or LogRecord message as the field of a ScopeSpans or ScopeLogs message."""
+    return _message(_LEN_2, message)
+
+
+def _field_header_size(field: bytes) -> int:
+    """Return the size of the tag and length that open a length-delimited field of a one-byte tag."""
+    size = 2
+    while field[size - 1] & 0x80:
+        size += 1
+    return size
+
+
 class SerializedRequest:
     """An export request that `RequestEncoder` wrote, with the two methods of a protobuf message that senders use."""
 
@@ -108,6 +219,13 @@ class SerializedRequest:
         return self._serialized
 
 
+FINGERPRINTS: Final = struct.Struct("<QQ")
+"""The layout of a 128-bit fingerprint in `EncodedRun.keys` and `EncodedRun.parents`: two 64-bit words."""
+
+_Encode = Callable[..., bytes]
+"""Writes the message of one record: `RequestEncoder._span` or `RequestEncoder._log`."""
+
+
 class RequestEncoder:
     """Encodes batches of spans or log records into serialized OTLP export requests.
 
@@ -120,11 +238,11 @@ class RequestEncoder:
         self._resources: dict[ResourceData, bytes] = {}
         self._key_values: dict[tuple[bytes, str, type, object], bytes] = {}
 
-    def spans(self, spans: Sequence[SpanData]) -> bytes:
+    def spans(self, spans: Sequence[SpanData | EncodedMessage]) -> bytes:
         """Return the serialized ExportTraceServiceRequest for `spans`."""
         return self._request(spans, self._span)
 
-    def logs(self, logs: Sequence[LogData]) -> bytes:
+    def logs(self, logs: Sequence[LogData | EncodedMessage]) -> bytes:
         """Return the serialized ExportLogsServiceRequest for `logs`."""
         return self._request(logs, self._log)
 
@@ -136,10 +254,12 @@ class RequestEncoder:
         """Return the serialized LogRecord message of one log record, as `logs` writes it."""
         return self._log(log)
 
-    def _request(self, records: Sequence[SpanData] | Sequence[LogData], encode: Callable[..., bytes]) -> bytes:
+    def _request(
+        self, records: Sequence[SpanData | EncodedMessage] | Sequence[LogData | EncodedMessage], encode: _Encode
+    ) -> bytes:
         # ResourceSpans and ResourceLogs, ScopeSpans and ScopeLogs, and the two requests
         # number their fields alike, so one function writes both signals.
-        groups: dict[ResourceData, dict[InstrumentationScope | None, list[SpanData | LogData]]] = {}
+        groups: dict[ResourceData, dict[InstrumentationScope | None, list[SpanData | LogData | EncodedMessage]]] = {}
         for record in records:
             scope = self._sdk_scope(record.scope)
             groups.setdefault(record.resource, {}).setdefault(scope, []).append(record)
@@ -157,7 +277,7 @@ class RequestEncoder:
         return b"".join(out)
 
     def _scope_group(
-        self, scope: InstrumentationScope | None, group: list[SpanData | LogData], encode: Callable[..., bytes]
+        self, scope: InstrumentationScope | None, group: list[SpanData | LogData | EncodedMessage], encode: _Encode
     ) -> bytes:
         scope_body = b""
         if scope is not None:
@@ -168,7 +288,9 @@ class RequestEncoder:
         scope_body += _uint(_VARINT_4, group[-1].scope.dropped_attributes_count)
 
         parts = [_message(_LEN_1, scope_body)]
-        parts.extend(_message(_LEN_2, encode(record)) for record in group)
+        parts.extend(
+            record.field if type(record) is EncodedMessage else _message(_LEN_2, encode(record)) for record in group
+        )
         if scope is not None and scope.schema_url:
             parts.append(_string(_LEN_3, scope.schema_url))
         return b"".join(parts)

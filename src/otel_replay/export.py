@@ -15,7 +15,7 @@ import requests
 
 from otel_replay.batches import BatchSender, Encoder, Sender, SendOptions
 from otel_replay.delivery import DeliverySession, Outcome, RetryPolicy, resolve_timeout
-from otel_replay.encode import RequestEncoder, SerializedRequest, official_encoding
+from otel_replay.encode import EncodedMessage, RequestEncoder, SerializedRequest, official_encoding
 from otel_replay.errors import UsageError
 from otel_replay.model import MetricData, Signal
 from otel_replay.rebuild import (
@@ -207,6 +207,16 @@ class BatchExporter:
         batch.append(record)
         if len(batch) >= self._batch_size:
             self._export(signal)
+
+    def add_many(self, signal: Signal, records: list[EncodedMessage]) -> None:
+        """Queue the records of an `EncodedRun`, exporting each batch once it is full."""
+        while records:
+            batch = self._batches[signal]
+            room = self._batch_size - len(batch)
+            batch.extend(records[:room])
+            records = records[room:]
+            if len(batch) >= self._batch_size:
+                self._export(signal)
 
     def _add_metric(self, metric: MetricData) -> None:
         rest: MetricData | None = metric

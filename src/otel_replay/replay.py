@@ -16,6 +16,7 @@ from typing import Final, Protocol
 
 from otel_replay import formats
 from otel_replay.discover import Source, discover
+from otel_replay.encode import FINGERPRINTS, EncodedRun
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.export import BatchExporter
 from otel_replay.filters import FILTERED, RecordFilter
@@ -137,26 +138,10 @@ def replay(
     if on_start is not None:
         on_start(sources)
 
-    # Worker results are encoded records, which only the direct encoder of the exporters takes,
-    # and which a transform that changes a record would leave stale. The pool also reads one
-    # file at a time, so files read interleaved for --pace real are read here.
-    workers = options.workers if options.workers is not None else default_workers(sources)
     changes_records = bool(first_offset or step or options.new_ids or options.time.keep_original_time)
-    pool = None
-    if (
-        workers > 1
-        and not changes_records
-        and file_starts is None
-        and isinstance(exporter, BatchExporter)
-        and exporter.encodes_directly
-    ):
-        pool = WorkerPool(workers)
-    elif options.workers is not None and options.workers > 1:
-        logger.warning(
-            "--workers %d has no effect with a time shift, --loop, --new-ids, --keep-original-time, "
-            "--pace real, --dry-run, --protocol grpc or OTEL_REPLAY_ENCODER=sdk; reading in one process",
-            options.workers,
-        )
+    pool = _worker_pool(
+        options, sources, exporter, pacer, changes_records=changes_records, interleaved=file_starts is not None
+    )
     thresholds = gc.get_threshold()
     # Records are short-lived and free of reference cycles, so frequent collections of the
     # youngest generation only cost time: 5 to 13 percent of the read and encode stages in
@@ -194,6 +179,54 @@ def replay(
     if options.record_filter.active:
         _warn_if_nothing_matched(summary)
     return summary
+
+
+def _worker_pool(
+    options: ReplayOptions,
+    sources: Sequence[Source],
+    exporter: Sink,
+    pacer: Pacer,
+    *,
+    changes_records: bool,
+    interleaved: bool,
+) -> WorkerPool | None:
+    """Start the worker processes that read CodeMachine files, or return None to read in this process."""
+    workers = options.workers if options.workers is not None else default_workers(sources)
+    # Worker results are encoded records, which only the direct encoder of the exporters takes,
+    # and which a transform that changes a record would leave stale. The pool also reads one
+    # file at a time, so files read interleaved for --pace real are read here.
+    if (
+        workers > 1
+        and not changes_records
+        and not interleaved
+        and isinstance(exporter, BatchExporter)
+        and exporter.encodes_directly
+    ):
+        # Runs of records in columns suit a replay that looks at no record on its own.
+        runs = not options.record_filter.active and options.ledger is None and not pacer.active
+        return WorkerPool(workers, runs=runs)
+    if options.workers is not None and options.workers > 1:
+        logger.warning(
+            "--workers %d has no effect with a time shift, --loop, --new-ids, --keep-original-time, "
+            "--pace real, --dry-run, --protocol grpc or OTEL_REPLAY_ENCODER=sdk; reading in one process",
+            options.workers,
+        )
+    return None
+
+
+def _positions_kept(count: int, left_out: Sequence[int]) -> bytearray | None:
+    """Return a mask of the `count` positions with those `left_out` set to 0, or None when none are."""
+    if not left_out:
+        return None
+    mask = bytearray(b"\x01" * count)
+    for position in left_out:
+        mask[position] = 0
+    return mask
+
+
+def _and(first: bytes, second: bytes | bytearray) -> bytes:
+    """Return the positions set in both masks of 0 and 1 bytes, as such a mask."""
+    return bytes(a & b for a, b in zip(first, second, strict=True))
 
 
 def _warn_if_nothing_matched(summary: Summary) -> None:
@@ -308,10 +341,10 @@ class _Run:
             for item in group:
                 self._handle(item, state)
 
-    def _groups(self, source: Source) -> Iterator[tuple[int, tuple[_FileState, list[Item]]]]:
+    def _groups(self, source: Source) -> Iterator[tuple[int, tuple[_FileState, list[Item | EncodedRun]]]]:
         """Yield each record of a file with the notices that follow it, keyed by the record's schedule time."""
         time = 0
-        group: list[Item] = []
+        group: list[Item | EncodedRun] = []
         state: _FileState | None = None
         for item, state in self._items(source):
             if isinstance(item, Notice) and group:
@@ -325,7 +358,7 @@ class _Run:
         if group and state is not None:
             yield time, (state, group)
 
-    def _items(self, source: Source) -> Iterator[tuple[Item, _FileState]]:
+    def _items(self, source: Source) -> Iterator[tuple[Item | EncodedRun, _FileState]]:
         try:
             file_format = self.forced_format or formats.detect(source.path)
         except InputError as error:
@@ -355,12 +388,15 @@ class _Run:
                 if self.on_progress is not None:
                     self.on_progress(source.size)
 
-    def _read(self, file_format: formats.Format, path: Path) -> Iterator[Item]:
+    def _read(self, file_format: formats.Format, path: Path) -> Iterator[Item | EncodedRun]:
         if self.pool is not None and file_format.name == codemachine.NAME:
             return self.pool.read(path)
         return file_format.read(path)
 
-    def _handle(self, item: Item, state: _FileState) -> None:
+    def _handle(self, item: Item | EncodedRun, state: _FileState) -> None:
+        if isinstance(item, EncodedRun):
+            self._handle_run(item, state)
+            return
         if isinstance(item, Notice):
             if not self._about_unsent(item.location):
                 self.summary.warning(item.location, item.message)
@@ -401,6 +437,39 @@ class _Run:
             self._send(span)
         else:
             self._send(self.overlay.apply(item))
+
+    def _handle_run(self, run: EncodedRun, state: _FileState) -> None:
+        """Send the records of a run as `_handle` sends each record, in a replay that looks at no record on its own."""
+        self.unsent = None
+        signal = run.signal
+        state.signals_seen.add(signal)
+        counts = self.summary.counts[signal]
+        counts.read += len(run.fields)
+        if signal not in self.options.signals:
+            counts.skipped[NOT_SELECTED] += len(run.fields)
+            return
+
+        duplicates: list[int] = []
+        keys = FINGERPRINTS.iter_unpack(run.keys)
+        if self.dedupe is not None:
+            if signal is Signal.TRACES:
+                duplicates = self.dedupe.duplicate_spans(keys, run.kind)
+            else:
+                duplicates = self.dedupe.duplicate_logs(keys)
+            counts.skipped[DUPLICATE] += len(duplicates)
+        sent = _positions_kept(len(run.fields), duplicates)
+        if signal is Signal.TRACES:
+            spans = FINGERPRINTS.iter_unpack(run.keys)
+            parents = itertools.compress(FINGERPRINTS.iter_unpack(run.parents), run.has_parent)
+            if sent is not None:
+                spans = itertools.compress(spans, sent)
+                parents = itertools.compress(FINGERPRINTS.iter_unpack(run.parents), _and(run.has_parent, sent))
+            self.parents.add_run(spans, parents)
+        if self.stages.age_check is not None:
+            times = run.times if sent is None else list(itertools.compress(run.times, sent))
+            self.stages.age_check.check_times(signal, times)
+        assert isinstance(self.exporter, BatchExporter)  # the only sink that takes worker results
+        self.exporter.add_many(signal, run.records(self.overlay.resource(run.resource), duplicates))
 
     def _send_metric(self, metric: MetricData) -> None:
         counts = self.summary.counts[Signal.METRICS]

@@ -1,13 +1,17 @@
 """Decode and encode CodeMachine records in worker processes, so a replay uses more than one core.
 
-The main process streams a file and cuts it into chunks of record texts without parsing
-them. Workers parse, decode and encode each record into its protobuf message. They send back
-the IDs that deduplication and the parent index need, and the encoded bytes. When a worker
-finds a text that is not one JSON value, the main process reads the file again from that
-record and checks each text itself (`codemachine.RecordTexts`). The main process keeps the
-order, deduplicates, batches and sends, so the requests are the same bytes as without
-workers. At most two chunks per worker are in flight, so a slow receiver stops the reading
-instead of letting memory grow.
+The main process streams a file and cuts it into texts of many records each, at the lines
+that close them, without parsing them. Workers split the texts, parse, decode and encode
+each record into its protobuf message. They send back the IDs that deduplication and the
+parent index need, and the encoded bytes. When a worker finds a text that is not one JSON
+value, the main process reads the file again from that record and checks each text itself
+(`codemachine.RecordTexts`). The main process keeps the order, deduplicates, batches and
+sends, so the requests are the same bytes as without workers. At most two tasks per worker
+are in flight, so a slow receiver stops the reading instead of letting memory grow.
+
+With ``runs=True`` a worker returns consecutive records as one `encode.EncodedRun` in
+columns, which the main process takes as a whole; otherwise it returns one result per record,
+for replays whose filters, pacing or ledger look at each record.
 """
 
 from __future__ import annotations
@@ -17,41 +21,93 @@ import multiprocessing
 import multiprocessing.context
 import sys
 import threading
+from array import array
 from collections import deque
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Final, TypeAlias
 
 import orjson
 
-from otel_replay.encode import EncodedLog, EncodedSpan, RequestEncoder
+from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan, RequestEncoder, scope_field
 from otel_replay.formats import codemachine
-from otel_replay.model import AnyValue, Item, Location, LogData, ResourceData, ScopeData, SpanData
+from otel_replay.index import span_fingerprint
+from otel_replay.model import (
+    AnyValue,
+    Item,
+    Location,
+    LogData,
+    Notice,
+    ResourceData,
+    ScopeData,
+    Signal,
+    SpanData,
+    SpanKindCode,
+)
 from otel_replay.plainspan import PlainSpan, PlainSpanEncoder
 from otel_replay.transform import log_identity
 
-__all__ = ["WorkerPool"]
+__all__ = ["IN_FLIGHT_PER_WORKER", "TASK_CHARS", "TASK_RECORDS", "WorkerPool"]
 
-CHUNK_SIZE: Final = 256  # records per task: large enough to amortize the transfer, small enough to pipeline
-IN_FLIGHT_PER_WORKER: Final = 2  # chunks queued or running per worker
+TASK_CHARS: Final = 256 * 1024  # characters of record text cut at once: a few hundred records
+TASK_RECORDS: Final = 256  # elements per task when they come one at a time, to amortize the transfer
+IN_FLIGHT_PER_WORKER: Final = 2  # tasks queued or running per worker
 
 _SpanResult: TypeAlias = PlainSpan
 _LogResult: TypeAlias = tuple[
     int, "bytes | None", "dict[str, AnyValue] | None", tuple[int, int], int, int, int, int, bytes
 ]
-_ChunkResult: TypeAlias = list["_SpanResult | _LogResult | Item | int"]
-"""A chunk's records in order, ending with the index of an element to read again when a text was cut wrong."""
-_Task: TypeAlias = tuple[Path, str, "str | None"]
+_Task: TypeAlias = tuple[Path, str, "str | None", "str | None", list["str | codemachine.Parsed"], int, bool]
+"""File, array name, service, separator of the texts, texts or parsed elements, index of the first, runs."""
 _EMPTY_SCOPE: Final = ScopeData()
+_pack_fingerprint: Final = FINGERPRINTS.pack
+_NO_PARENT: Final = bytes(FINGERPRINTS.size)
+_INTERNAL: Final = int(SpanKindCode.INTERNAL)
 _encoder: RequestEncoder | None = None  # one per worker process
 _plain_encoder: PlainSpanEncoder | None = None  # one per worker process
+
+
+@dataclass(slots=True)
+class _Run:
+    """Consecutive records of one resource that a worker encoded: the columns of an `EncodedRun`."""
+
+    start: int
+    resource_key: bytes | None = None
+    """The log records' resource as `_log_result` keys it; None for the file's resource."""
+    resource_attributes: dict[str, AnyValue] | None = None
+    fields: list[bytes] = field(default_factory=list)
+    keys: bytearray = field(default_factory=bytearray)
+    parents: bytearray = field(default_factory=bytearray)
+    has_parent: bytearray = field(default_factory=bytearray)
+    times: array[int] = field(default_factory=lambda: array("Q"))
+
+    def add_span(self, encoded: bytes, trace_id: int, span_id: int, parent_span_id: int, end: int) -> None:
+        self.fields.append(scope_field(encoded))
+        self.keys += _pack_fingerprint(*span_fingerprint(trace_id, span_id))
+        if parent_span_id:
+            self.parents += _pack_fingerprint(*span_fingerprint(trace_id, parent_span_id))
+            self.has_parent.append(1)
+        else:
+            self.parents += _NO_PARENT
+            self.has_parent.append(0)
+        self.times.append(end)
+
+    def add_log(self, encoded: bytes, identity: tuple[int, int], time: int) -> None:
+        self.fields.append(scope_field(encoded))
+        self.keys += _pack_fingerprint(*identity)
+        self.times.append(time)
+
+
+_Result: TypeAlias = "_Run | _SpanResult | _LogResult | Item | int"
+"""A task's records in order, ending with the index of an element to read again when a text was cut wrong."""
 
 
 class WorkerPool:
     """A pool of worker processes that decode and encode CodeMachine trace and log files."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, runs: bool = False) -> None:
         # Forking is the fastest start and keeps the workers' CPU time in this process's
         # accounting, but it is unsafe once another thread runs (a progress bar, a test's
         # receiver). Then a fork server, which imports this module once, forks them instead.
@@ -65,10 +121,14 @@ class WorkerPool:
             context.set_forkserver_preload([__name__])
         self._pool: Pool = context.Pool(workers, initializer=_start_worker)
         self._max_in_flight = workers * IN_FLIGHT_PER_WORKER
+        self._runs = runs
 
-    def read(self, path: Path) -> Iterator[Item]:
-        """Yield the records of a CodeMachine file as `codemachine.read` does, decoded by the workers."""
-        return codemachine.read_with(path, self.decode)
+    def read(self, path: Path) -> Iterator[Item | EncodedRun]:
+        """Yield the records of a CodeMachine file as `codemachine.read` does, decoded by the workers.
+
+        With ``runs=True``, consecutive records without notices come as `EncodedRun` objects.
+        """
+        return codemachine.read_with(path, self.decode)  # type: ignore[arg-type]  # runs are records in columns
 
     def close(self, *, abort: bool = False) -> None:
         """Stop the worker processes and wait for them to exit; `abort` stops them without finishing their tasks."""
@@ -80,43 +140,60 @@ class WorkerPool:
 
     def decode(
         self, path: Path, array_name: str, service: str | None, elements: codemachine.RecordTexts
-    ) -> Iterator[Item]:
+    ) -> Iterator[Item | EncodedRun]:
         """Decode the elements of a "spans" or "logs" array in the workers: a `codemachine.ElementDecoder`."""
         assembler = _Assembler(path, array_name, service)
         start = 0
         while True:
-            recheck = yield from self._decode_from(assembler, (path, array_name, service), elements, start)
+            recheck = yield from self._decode_from(assembler, path, array_name, service, elements, start)
             if recheck is None:
                 return
-            # The records before `recheck` are sent; the chunks after it were cut from wrong texts.
+            # The records before `recheck` are sent; the tasks after it were cut from wrong texts.
             elements.recheck_from(recheck)
             start = recheck
 
     def _decode_from(
-        self, assembler: _Assembler, task: _Task, elements: codemachine.RecordTexts, start: int
-    ) -> Generator[Item, None, int | None]:
+        self,
+        assembler: _Assembler,
+        path: Path,
+        array_name: str,
+        service: str | None,
+        elements: codemachine.RecordTexts,
+        start: int,
+    ) -> Generator[Item | EncodedRun, None, int | None]:
         """Yield the records from element `start` on; return the index of a text cut wrong, else None."""
-        pending: deque[AsyncResult[_ChunkResult]] = deque()
-        chunk: list[str | codemachine.Parsed] = []
+        pending: deque[AsyncResult[list[_Result]]] = deque()
+        task: list[str | codemachine.Parsed] = []
+        count = 0  # elements in `task`
+        size = 0  # characters of text in `task`
         failure: Exception | None = None
+
+        def submit() -> None:
+            nonlocal task, count, size, start
+            arguments: _Task = (path, array_name, service, elements.separator, task, start, self._runs)
+            pending.append(self._pool.apply_async(_decode_task, arguments))
+            start += count
+            task, count, size = [], 0, 0
+
         try:
-            for element in elements:
-                chunk.append(element)
-                if len(chunk) < CHUNK_SIZE:
+            while (taken := elements.next_texts(TASK_CHARS)) is not None:
+                element, number = taken
+                task.append(element)
+                count += number
+                size += len(element) if isinstance(element, str) else 0
+                if count < TASK_RECORDS and size < TASK_CHARS // 2:
                     continue
-                pending.append(self._pool.apply_async(_decode_chunk, (*task, chunk, start)))
-                start += len(chunk)
-                chunk = []
+                submit()
                 if len(pending) >= self._max_in_flight:
                     recheck = yield from assembler.items(pending.popleft().get())
                     if recheck is not None:
                         return recheck
         except Exception as error:  # noqa: BLE001  # raised again below, after the records read before it
             # A truncated file still sends its complete records, as the serial reader does.
-            # The error may also follow a text cut wrong, which a pending chunk reports.
+            # The error may also follow a text cut wrong, which a pending task reports.
             failure = error
-        if chunk:
-            pending.append(self._pool.apply_async(_decode_chunk, (*task, chunk, start)))
+        if task:
+            submit()
         while pending:
             recheck = yield from assembler.items(pending.popleft().get())
             if recheck is not None:
@@ -131,22 +208,31 @@ class _Assembler:
 
     def __init__(self, path: Path, array_name: str, service: str | None) -> None:
         self._path = path
-        self._is_spans = array_name == "spans"
+        self._signal = Signal.TRACES if array_name == "spans" else Signal.LOGS
         self._fallback = ResourceData({"service.name": service} if service is not None else {})
         self._resources: dict[bytes, ResourceData] = {}
 
-    def items(self, results: _ChunkResult) -> Generator[Item, None, int | None]:
-        """Yield the records of a chunk's results; return the index of an element to read again, if any."""
+    def items(self, results: list[_Result]) -> Generator[Item | EncodedRun, None, int | None]:
+        """Yield the records of a task's results; return the index of an element to read again, if any."""
         for result in results:
             if isinstance(result, int):
                 return result
-            if not isinstance(result, tuple):
+            if isinstance(result, _Run):
+                yield self._run(result)
+            elif not isinstance(result, tuple):
                 yield result
-            elif self._is_spans:
+            elif self._signal is Signal.TRACES:
                 yield self._span(result)  # type: ignore[arg-type]  # span results in a spans array
             else:
                 yield self._log(result)  # type: ignore[arg-type]  # log results in a logs array
         return None
+
+    def _run(self, run: _Run) -> EncodedRun:
+        resource = self._resource(run.resource_key, run.resource_attributes)
+        return EncodedRun(
+            self._signal, self._path, run.start, resource, _EMPTY_SCOPE, run.fields, bytes(run.keys),
+            bytes(run.parents), bytes(run.has_parent), run.times, kind=_INTERNAL,
+        )  # fmt: skip
 
     def _span(self, result: _SpanResult) -> EncodedSpan:
         index, trace_id, span_id, parent_span_id, kind, name, start, end, encoded = result
@@ -159,13 +245,10 @@ class _Assembler:
 
     def _log(self, result: _LogResult) -> EncodedLog:
         index, resource_key, resource_attributes, identity, trace_id, span_id, time, observed_time, encoded = result
-        resource = self._fallback
-        if resource_key is not None:
-            resource = self._resources.get(resource_key) or self._new_resource(resource_key, resource_attributes)
         location = Location(self._path, index)
         return EncodedLog(
             location,
-            resource,
+            self._resource(resource_key, resource_attributes),
             _EMPTY_SCOPE,
             time,
             observed_time,
@@ -175,11 +258,15 @@ class _Assembler:
             identity=identity,
         )
 
-    def _new_resource(self, key: bytes, attributes: dict[str, AnyValue] | None) -> ResourceData:
-        # A worker sends the attributes with the first record of each resource in a chunk,
-        # and chunks arrive in order, so the first record seen here has them.
-        resource = ResourceData(attributes or {})
-        self._resources[key] = resource
+    def _resource(self, key: bytes | None, attributes: dict[str, AnyValue] | None) -> ResourceData:
+        if key is None:
+            return self._fallback
+        resource = self._resources.get(key)
+        if resource is None:
+            # A worker sends the attributes with the first record of each resource in a task,
+            # and tasks arrive in order, so the first record seen here has them.
+            resource = ResourceData(attributes or {})
+            self._resources[key] = resource
         return resource
 
 
@@ -190,60 +277,173 @@ def _start_worker() -> None:
     gc.set_threshold(100_000, 50, 1000)
 
 
-def _decode_chunk(
-    path: Path, array_name: str, service: str | None, elements: list[str | codemachine.Parsed], start: int
-) -> _ChunkResult:
-    global _encoder, _plain_encoder  # noqa: PLW0603  # one encoder per worker process keeps its caches across chunks
+def _decode_task(
+    path: Path,
+    array_name: str,
+    service: str | None,
+    separator: str | None,
+    elements: list[str | codemachine.Parsed],
+    start: int,
+    runs: bool,
+) -> list[_Result]:
+    global _encoder, _plain_encoder  # noqa: PLW0603  # one encoder per worker process keeps its caches across tasks
     if _encoder is None or _plain_encoder is None:
         _encoder = RequestEncoder()
         _plain_encoder = PlainSpanEncoder()
-    encoder = _encoder
-    plain_encoder = _plain_encoder
 
-    results: _ChunkResult = []
-    fallback = ResourceData({"service.name": service} if service is not None else {})
-    sent_resources: set[int] = set()
-    values, uncut = codemachine.parse_elements(elements)
+    texts = _split_texts(elements, separator)
+    results = _Results(_encoder, ResourceData({"service.name": service} if service is not None else {}), runs=runs)
+    uncut = None
     if array_name == "spans":
-        for index, value in enumerate(values, start):
-            # Most spans are plain; the others take the full path one at a time.
-            plain = plain_encoder.encode(index, value)
-            if plain is not None:
-                results.append(plain)
-                continue
-            items = codemachine.decode_elements(path, array_name, service, [value], index, fallback)
-            results.extend(_result(item, encoder, fallback, sent_resources) for item in items)
+        uncut = _decode_spans(path, service, texts, start, results)
     else:
-        items = codemachine.decode_elements(path, array_name, service, values, start, fallback)
-        results.extend(_result(item, encoder, fallback, sent_resources) for item in items)
+        values, uncut = codemachine.parse_elements(texts)
+        results.add_items(codemachine.decode_elements(path, array_name, service, values, start, results.fallback))
+    results.end()
     if uncut is not None:
-        results.append(start + uncut)
-    return results
+        results.list.append(start + uncut)
+    return results.list
 
 
-def _result(
-    item: Item, encoder: RequestEncoder, fallback: ResourceData, sent_resources: set[int]
-) -> _SpanResult | _LogResult | Item:
-    if isinstance(item, SpanData):
-        index = item.location.index or 0
-        encoded = encoder.span_message(item)
-        span_fields = (item.name, item.start_time_unix_nano, item.end_time_unix_nano)
-        return (index, item.trace_id, item.span_id, item.parent_span_id, int(item.kind), *span_fields, encoded)
-    if isinstance(item, LogData):
-        return _log_result(item, encoder, fallback, sent_resources)
-    return item
+def _decode_spans(
+    path: Path, service: str | None, texts: list[str | codemachine.Parsed], start: int, results: _Results
+) -> int | None:
+    """Add the results of a task's spans; return the position of the first text that is not one JSON value."""
+    assert _plain_encoder is not None
+    plain_encoder = _plain_encoder
+    for position, text in enumerate(texts):
+        index = start + position
+        # Most spans are plain; the others take the full path one at a time.
+        try:
+            plain = plain_encoder.encode_text(index, text) if type(text) is str else None
+        except orjson.JSONDecodeError:
+            return position
+        if plain is not None:
+            results.add_span(plain)
+            continue
+        values, uncut = codemachine.parse_elements([text])
+        if uncut is not None:
+            return position
+        results.add_items(codemachine.decode_elements(path, "spans", service, values, index, results.fallback))
+    return None
 
 
-def _log_result(log: LogData, encoder: RequestEncoder, fallback: ResourceData, sent_resources: set[int]) -> _LogResult:
-    """Return a log record's result: its resource as a key (None for the file's fallback), the
-    resource's attributes with its first record in the chunk, and the encoded record."""
-    key = None
-    attributes = None
-    if log.resource is not fallback:
+def _split_texts(elements: list[str | codemachine.Parsed], separator: str | None) -> list[str | codemachine.Parsed]:
+    """Split the texts that `RecordTexts.next_texts` cut together into one text per element."""
+    if separator is None:
+        return elements
+    closing = separator[:-1]
+    split: list[str | codemachine.Parsed] = []
+    for element in elements:
+        if isinstance(element, codemachine.Parsed):
+            split.append(element)
+            continue
+        pieces = element.split(separator)
+        last = pieces.pop()
+        split.extend(piece + closing for piece in pieces)
+        split.append(last)
+    return split
+
+
+class _Results:
+    """Collects a task's results in order, gathering consecutive records into runs when asked to."""
+
+    def __init__(self, encoder: RequestEncoder, fallback: ResourceData, *, runs: bool) -> None:
+        self.list: list[_Result] = []
+        self.fallback = fallback
+        self._encoder = encoder
+        self._runs = runs
+        self._run: _Run | None = None
+        self._held: SpanData | LogData | None = None  # a record that may be followed by notices
+        self._sent_resources: set[int] = set()
+
+    def add_span(self, span: PlainSpan) -> None:
+        """Add a plain span's result."""
+        self._release(alone=False)
+        if not self._runs:
+            self.list.append(span)
+            return
+        index, trace_id, span_id, parent_span_id, _, _, _, end, encoded = span
+        self._run_for(index, None, None).add_span(encoded, trace_id, span_id, parent_span_id, end)
+
+    def add_items(self, items: Iterator[Item]) -> None:
+        """Add the records, skipped records and notices that the full path decoded."""
+        for item in items:
+            if isinstance(item, Notice):
+                # A record with notices comes on its own, so that its notices follow it.
+                self._release(alone=True)
+                self._end_run()
+                self.list.append(item)
+                continue
+            self._release(alone=False)
+            if self._runs and isinstance(item, SpanData | LogData) and _fits_run(item):
+                self._held = item
+            else:
+                self._end_run()
+                self.list.append(self._result(item))
+
+    def end(self) -> None:
+        """Finish the results once every record was added."""
+        self._release(alone=False)
+        self._end_run()
+
+    def _release(self, *, alone: bool) -> None:
+        """Add the held record: on its own when notices follow it, else to the current run."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        if alone:
+            self._end_run()
+            self.list.append(self._result(held))
+        elif isinstance(held, SpanData):
+            run = self._run_for(held.location.index or 0, None, None)
+            encoded = self._encoder.span_message(held)
+            run.add_span(encoded, held.trace_id, held.span_id, held.parent_span_id, held.end_time_unix_nano)
+        else:
+            key, attributes = self._resource_key(held)
+            run = self._run_for(held.location.index or 0, key, attributes)
+            time = held.time_unix_nano or held.observed_time_unix_nano
+            run.add_log(self._encoder.log_message(held), log_identity(held), time)
+
+    def _run_for(self, index: int, resource_key: bytes | None, attributes: dict[str, AnyValue] | None) -> _Run:
+        """Return the run that a record at `index` of this resource continues, starting one if needed."""
+        run = self._run
+        if run is None or run.resource_key != resource_key or run.start + len(run.fields) != index:
+            self._end_run()
+            run = self._run = _Run(index, resource_key, attributes)
+        return run
+
+    def _end_run(self) -> None:
+        if self._run is not None:
+            self.list.append(self._run)
+            self._run = None
+
+    def _resource_key(self, log: LogData) -> tuple[bytes | None, dict[str, AnyValue] | None]:
+        """Return a log record's resource as a key (None for the file's), with its attributes the first time."""
+        if log.resource is self.fallback:
+            return None, None
         key = orjson.dumps(log.resource.attributes, default=str, option=orjson.OPT_SORT_KEYS)
-        if id(log.resource) not in sent_resources:
-            sent_resources.add(id(log.resource))
+        attributes = None
+        if id(log.resource) not in self._sent_resources:
+            self._sent_resources.add(id(log.resource))
             attributes = dict(log.resource.attributes)
-    index = log.location.index or 0
-    times = (log.time_unix_nano, log.observed_time_unix_nano)
-    return (index, key, attributes, log_identity(log), log.trace_id, log.span_id, *times, encoder.log_message(log))
+        return key, attributes
+
+    def _result(self, item: Item) -> _SpanResult | _LogResult | Item:
+        if isinstance(item, SpanData):
+            index = item.location.index or 0
+            encoded = self._encoder.span_message(item)
+            span_fields = (item.name, item.start_time_unix_nano, item.end_time_unix_nano)
+            return (index, item.trace_id, item.span_id, item.parent_span_id, int(item.kind), *span_fields, encoded)
+        if isinstance(item, LogData):
+            key, attributes = self._resource_key(item)
+            index = item.location.index or 0
+            times = (item.time_unix_nano, item.observed_time_unix_nano)
+            encoded = self._encoder.log_message(item)
+            return (index, key, attributes, log_identity(item), item.trace_id, item.span_id, *times, encoded)
+        return item
+
+
+def _fits_run(record: SpanData | LogData) -> bool:
+    """Tell whether a record's run columns say all the main process needs of it: INTERNAL spans only."""
+    return not isinstance(record, SpanData) or int(record.kind) == _INTERNAL

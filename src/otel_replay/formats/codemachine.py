@@ -202,7 +202,8 @@ def _stream_document(
         array_name = key
         for item in _stream_records(path, stream, key, header, decoder, files):
             if not isinstance(item, Notice):
-                count += 1
+                # A decoder may give several records in one item, such as a worker's `EncodedRun`.
+                count += getattr(item, "record_count", 1)
             yield item
 
     if stream.peek():
@@ -272,6 +273,11 @@ class RecordTexts:
         if self._closing is None and stream.peek() == "{":
             indentation = stream.indentation()
             self._closing = None if indentation is None else "\n" + indentation + "}"
+        return self._next_element()
+
+    def _next_element(self) -> str | Parsed:
+        """Take the element at the stream's position, after the comma before it."""
+        stream = self._stream
         closing = self._closing
         text = stream.text_through(closing) if closing is not None and stream.peek() == "{" else None
         if text is not None and (not self._checked or _is_json(text)):
@@ -283,6 +289,35 @@ class RecordTexts:
                 stream.skip(len(text))
                 return Parsed(element)
         return Parsed(stream.value())
+
+    @property
+    def separator(self) -> str | None:
+        """The text between two elements that `next_texts` cut together: the closing line and a comma.
+
+        None when it gives one element per text, as after `recheck_from`.
+        """
+        return None if self._closing is None or self._checked else self._closing + ","
+
+    def next_texts(self, size: int) -> tuple[str | Parsed, int] | None:
+        """Return the next elements and their number, or None at the end of the array.
+
+        Until `recheck_from` is called, this cuts as many whole elements as fit in `size`
+        characters into one text, where `separator` divides them. Otherwise, and for an element
+        that does not fit, it returns one element as iterating does.
+        """
+        stream = self._stream
+        if not stream.has_next("]"):
+            return None
+        if self._closing is None and stream.peek() == "{":
+            indentation = stream.indentation()
+            self._closing = None if indentation is None else "\n" + indentation + "}"
+        closing = self._closing
+        if closing is not None and not self._checked and stream.peek() == "{":
+            text = stream.texts_through(closing, size)
+            if text is not None:
+                stream.skip(len(text))
+                return text, text.count(closing + ",") + 1
+        return self._next_element(), 1
 
     def recheck_from(self, index: int) -> None:
         """Read the file again up to element `index` (from 0), and check every text from there on.

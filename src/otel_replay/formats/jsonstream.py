@@ -142,6 +142,21 @@ class JsonValueStream:
             if not self._fill(_CHUNK_SIZE):
                 return None
 
+    def texts_through(self, closing: str, size: int) -> str | None:
+        """Return the text from the position through the last `closing` in the next `size` characters.
+
+        Like `text_through`, but for as many elements as fit, so that one call cuts many
+        elements. Returns None when `closing` does not occur in that text, such as for an
+        element longer than `size`. The caller must check each element and take the text with `skip`.
+        """
+        while len(self._text) - self._position < size and self._fill(size):
+            pass
+        start = self._position
+        end = self._text.rfind(closing, start, start + size)
+        if end < 0:
+            return None
+        return self._text[start : end + len(closing)]
+
     def skip(self, length: int) -> None:
         """Take `length` characters that `text_through` returned."""
         self._position += length
