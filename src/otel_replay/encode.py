@@ -50,6 +50,8 @@ __all__ = [
     "EncodedSpan",
     "RequestEncoder",
     "encode_event_attribute",
+    "encode_log_attribute",
+    "encode_log_body",
     "encode_span_attribute",
     "official_encoding",
     "scope_field",
@@ -426,6 +428,16 @@ def encode_span_attribute(key: str, value: AnyValue) -> bytes:
 def encode_event_attribute(key: str, value: AnyValue) -> bytes:
     """Return one attribute of a span event as the KeyValue field that `RequestEncoder.span_message` writes."""
     return _key_value_field(_LEN_3, key, value)
+
+
+def encode_log_attribute(key: str, value: AnyValue) -> bytes:
+    """Return one attribute of a log record as the KeyValue field that `RequestEncoder.log_message` writes."""
+    return _key_value_field(_LEN_6, key, value)
+
+
+def encode_log_body(value: AnyValue) -> bytes:
+    """Return the body of a log record as the AnyValue field that `RequestEncoder.log_message` writes."""
+    return _message(_LEN_5, _any_value(value))
 
 
 def _key_value_field(tag: bytes, key: object, value: AnyValue) -> bytes:
