@@ -5,7 +5,7 @@ attributes with trace.id and span.id, a string body and a resource of 3 attribut
 each from its JSON text as a worker does, and times in one process, with the workers' garbage
 collector settings:
 
-- full: `codemachine.decode_elements`, then `workers._log_result` per record (resource key,
+- full: `codemachine.decode_elements`, then the workers' `_Results` per record (resource key,
   `log_identity` and `RequestEncoder.log_message`);
 - plain: `PlainLogEncoder.encode` per record.
 
@@ -79,16 +79,15 @@ def main() -> None:
 
 
 def time_full_path(values: list[object]) -> tuple[float, list[Any]]:
-    encoder = RequestEncoder()
     fallback = ResourceData({"service.name": SERVICE})
-    sent_resources: set[int] = set()
-    results = []
+    results = workers._Results(RequestEncoder(), fallback, runs=False)  # the workers' own step
     start = time.process_time()
     for item in codemachine.decode_elements(PATH, "logs", SERVICE, values, 0, fallback):
         if not isinstance(item, LogData):
             sys.exit(f"The full path gave {item} for a generated record.")
-        results.append(workers._log_result(item, encoder, fallback, sent_resources))  # the workers' own step
-    return time.process_time() - start, results
+        results.add_items(iter([item]))
+    results.end()
+    return time.process_time() - start, list(results.list)
 
 
 def time_plain_path(values: list[object]) -> tuple[float, list[Any]]:

@@ -14,7 +14,7 @@ from otel_replay.encode import RequestEncoder
 from otel_replay.formats import codemachine
 from otel_replay.model import LogData, ResourceData
 from otel_replay.plainlog import PlainLog, PlainLogEncoder
-from otel_replay.workers import _log_result
+from otel_replay.workers import _Results
 
 PATH = Path("generated-logs.json")
 INDEX = 7
@@ -202,7 +202,15 @@ def full_path(json_log: object, fallback: ResourceData) -> tuple[list[object], P
     items: list[object] = list(codemachine.decode_elements(PATH, "logs", "svc", [json_log], INDEX, fallback))
     if len(items) != 1 or not isinstance(items[0], LogData):
         return items, None
-    return items, _log_result(items[0], RequestEncoder(), fallback, set())
+    return items, _worker_results(items, fallback)[0]  # type: ignore[return-value]  # one log result
+
+
+def _worker_results(items: list[object], fallback: ResourceData) -> list[object]:
+    """Return the results a worker gives for records the full path decoded, one per record."""
+    results = _Results(RequestEncoder(), fallback, runs=False)
+    results.add_items(iter(items))  # type: ignore[arg-type]  # decoded items
+    results.end()
+    return list(results.list)
 
 
 def check_against_full_path(json_log: object, fallback: ResourceData) -> PlainLog | None:
@@ -251,10 +259,8 @@ def test_chunk_matches_full_path(json_logs: list[dict[str, object]], fallback: R
     encoder = PlainLogEncoder()
     plain = [encoder.encode(index, json_log, fallback) for index, json_log in enumerate(json_logs)]
 
-    encoder_full = RequestEncoder()
-    sent_resources: set[int] = set()
     items = list(codemachine.decode_elements(PATH, "logs", "svc", json_logs, 0, fallback))
-    expected = [_log_result(item, encoder_full, fallback, sent_resources) for item in items]  # type: ignore[arg-type]  # only records
+    expected = _worker_results(items, fallback)
     sent_keys: set[bytes | None] = set()
     dropped = []
     for result in plain:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -233,3 +232,27 @@ def test_workers_mix_plain_and_full_path(tmp_path: Path, receiver: OTLPReceiver)
     assert parallel[0] == serial[0]
     assert parallel[1] == serial[1]
     assert parallel[2] == serial[2]
+
+
+def test_workers_count_orphans_across_tasks(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """Parents in the same task, in earlier or later tasks, or nowhere count as one process counts them."""
+    count = 3 * TASK_SPANS
+    spans = [json.loads(SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")) for number in range(count)]
+    for number, span in enumerate(spans):
+        if number % 5 == 1:
+            span["parentSpanId"] = f"{number:016x}"  # the span before it, mostly in the same task
+        elif number % 5 == 2:
+            span["parentSpanId"] = f"{(number + TASK_SPANS) % count + 1:016x}"  # a span of another task
+        elif number % 5 == 3:
+            span["parentSpanId"] = f"{count + number:016x}"  # no span of the file
+    document = {"version": 1, "service": "generated", "spanCount": count, "spans": spans}
+    path = tmp_path / "traces.json"
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+
+    serial = _replay(receiver, path, "--workers", "1")
+    parallel = _replay(receiver, path, "--workers", "2")
+
+    orphans = sum(1 for number in range(count) if number % 5 == 3)
+    assert serial[1]["signals"]["traces"]["orphan_spans"] == orphans  # type: ignore[index]
+    assert parallel[1] == serial[1]
+    assert parallel[0] == serial[0]

@@ -134,7 +134,9 @@ class EncodedRun:
     parents: bytes
     """Each span's parent's `span_fingerprint`, packed as `FINGERPRINTS`, or zeros for a root span; empty for logs."""
     has_parent: bytes
-    """1 for each span that has a parent span, else 0; empty for log records."""
+    """1 for each span whose parent span the parent index must look for, else 0; empty for log records.
+
+    It is 0 for a root span, and for a span whose parent the worker found among the spans it encoded."""
     times: array[int]
     """The time each record is sent at when pacing (`pacing.schedule_time`), for the age warnings."""
     kind: int = 0
