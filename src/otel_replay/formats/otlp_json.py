@@ -48,6 +48,7 @@ from otel_replay.formats.limits import (
     raw_decode,
     too_large,
 )
+from otel_replay.formats.otlp_plain import decode_plain_span
 from otel_replay.formats.otlp_records import LAYOUTS, RecordConverter, SignalLayout
 from otel_replay.model import Item, Location, Notice, ResourceData, ScopeData, Signal
 from otel_replay.values import decode_text, json_type, show
@@ -479,8 +480,19 @@ def _read_records(
     document: _Document,
 ) -> Iterator[Item]:
     convert = converter.converter_for(layout.signal)
+    # Only the general path replaces lone surrogates, so their documents take it throughout.
+    plain = layout.signal is Signal.TRACES and not document.has_lone_surrogates
     for record_number, json_record in enumerate(json_records):
         record_field = f"{scope_field}.{layout.json_record_list}[{record_number}]"
+        if plain:
+            span = decode_plain_span(
+                json_record, resource, scope, Location(converter.path, converter.next_index, record_field)
+            )
+            if span is not None:
+                converter.next_index += 1  # the index in `Location` above is now taken
+                yield span
+                continue
+
         notices: list[Notice] = []
         try:
             pb2_record = _parse_record(converter, layout, json_record, record_field, document, notices)
