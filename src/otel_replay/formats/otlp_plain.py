@@ -185,19 +185,22 @@ def _attributes(json_pairs: object, depth: int) -> dict[str, AnyValue]:
 
     attributes: dict[str, AnyValue] = {}
     for json_pair in json_pairs:
-        if type(json_pair) is not dict or not json_pair.keys() <= _PAIR_KEYS:
+        if type(json_pair) is not dict:
             raise _NotPlainError
         key = json_pair.get("key")
+        json_value = json_pair.get("value")
+        # Two keys with "value" set and a string "key" can only be those two, so the common
+        # case skips the key set comparison.
+        if (len(json_pair) != 2 or json_value is None) and not json_pair.keys() <= _PAIR_KEYS:
+            raise _NotPlainError
         if type(key) is not str or key in attributes:
             raise _NotPlainError
-        json_value = json_pair.get("value")
 
-        # The Collector writes one member per value. Strings and booleans are taken here
-        # without a call, and the other values go through `_value`.
+        # The Collector writes one member per value. Strings are taken here without a call,
+        # and the other values go through `_value`.
         if type(json_value) is dict and len(json_value) == 1:
-            [(member, item)] = json_value.items()
-            item_type = type(item)
-            if (member == "stringValue" and item_type is str) or (member == "boolValue" and item_type is bool):
+            item = json_value.get("stringValue")
+            if type(item) is str:
                 attributes[key] = item
                 continue
         attributes[key] = _value(json_value, depth)
