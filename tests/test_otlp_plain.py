@@ -1,4 +1,4 @@
-"""The plain-span path of the OTLP/JSON reader gives exactly what the general path gives, or declines the span."""
+"""The plain path of the OTLP/JSON reader gives exactly what the general path gives, or declines the record."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel_replay.encode import RequestEncoder
 from otel_replay.formats import otlp_json, otlp_plain
-from otel_replay.model import Item, Location, ResourceData, ScopeData, SpanData, SpanKindCode
+from otel_replay.model import Item, Location, LogData, ResourceData, ScopeData, SpanData, SpanKindCode
 
 HEX = "0123456789abcdefABCDEF"
 ASCII = st.text(st.characters(max_codepoint=127), max_size=8)
@@ -231,6 +233,40 @@ SPANS = plain_or_odd(
         "unknownField": st.just(1),
     },
 )
+SEVERITY_NAMES = list(logs_pb2.SeverityNumber.keys())
+PLAIN_LOGS = st.fixed_dictionaries(
+    {},
+    optional={
+        "timeUnixNano": plain_unsigned(2**64 - 1),
+        "observedTimeUnixNano": plain_unsigned(2**64 - 1),
+        "severityNumber": plain_enum(SEVERITY_NAMES, 24),
+        "severityText": st.one_of(ASCII, st.none()),
+        "body": st.one_of(PLAIN_VALUES, st.none()),
+        "attributes": PLAIN_ATTRIBUTES,
+        "droppedAttributesCount": plain_unsigned(2**32 - 1),
+        "flags": plain_unsigned(2**32 - 1),
+        "traceId": st.one_of(hex_id(32), st.sampled_from(["", "0" * 32, None])),
+        "spanId": st.one_of(hex_id(16), st.sampled_from(["", "0" * 16, None])),
+        "eventName": st.one_of(ASCII, st.none()),
+    },
+)
+LOGS = plain_or_odd(
+    PLAIN_LOGS,
+    {
+        "timeUnixNano": ODD_UNSIGNED,
+        "observedTimeUnixNano": ODD_UNSIGNED,
+        "severityNumber": st.one_of(ODD_ENUM, st.integers(min_value=20, max_value=30)),
+        "severityText": st.integers(),
+        "body": st.one_of(ODD_VALUE, st.sampled_from(["text", 1, [], {"kvlistValue": {"values": [{"key": "a"}] * 2}}])),
+        "attributes": ODD_ATTRIBUTES,
+        "droppedAttributesCount": ODD_UNSIGNED,
+        "flags": ODD_UNSIGNED,
+        "traceId": odd_id(32),
+        "spanId": odd_id(16),
+        "eventName": st.integers(),
+        "severity_number": st.just(9),
+    },
+)
 
 
 def collector_span(number: int) -> dict[str, object]:
@@ -259,13 +295,17 @@ def collector_span(number: int) -> dict[str, object]:
 
 
 def write_request(path: Path, json_spans: list[object]) -> Path:
+    return _write(path, "resourceSpans", "scopeSpans", "spans", json_spans)
+
+
+def write_logs_request(path: Path, json_logs: list[object]) -> Path:
+    return _write(path, "resourceLogs", "scopeLogs", "logRecords", json_logs)
+
+
+def _write(path: Path, resource_list: str, scope_list: str, record_list: str, json_records: list[object]) -> Path:
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "checkout"}}]}
     request = {
-        "resourceSpans": [
-            {
-                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "checkout"}}]},
-                "scopeSpans": [{"scope": {"name": "tests"}, "spans": json_spans}],
-            }
-        ]
+        resource_list: [{"resource": resource, scope_list: [{"scope": {"name": "tests"}, record_list: json_records}]}]
     }
     # The standard library writes integers beyond 64 bits, which orjson cannot.
     path.write_text(json.dumps(request) + "\n", encoding="utf-8")
@@ -278,7 +318,7 @@ def described(items: Iterator[Item]) -> list[tuple[str, str]]:
 
 
 def read_general(path: Path) -> list[Item]:
-    with mock.patch.object(otlp_json, "decode_plain_span", return_value=None):
+    with mock.patch.dict(otlp_json._PLAIN_DECODERS, clear=True):
         return list(otlp_json.read(path))
 
 
@@ -301,6 +341,31 @@ def test_read_matches_general_path(request_path: Path, json_spans: list[object])
     for plain_item, general_item in zip(plain, general, strict=True):
         if isinstance(plain_item, SpanData) and isinstance(general_item, SpanData):
             assert encoder.span_message(plain_item) == encoder.span_message(general_item)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(json_logs=st.lists(LOGS, min_size=1, max_size=3))
+def test_read_logs_matches_general_path(request_path: Path, json_logs: list[object]) -> None:
+    """Log records read with the plain path equal the general path's, with the same skips and notices."""
+    write_logs_request(request_path, json_logs)
+
+    assert described(iter(otlp_json.read(request_path))) == described(iter(read_general(request_path)))
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(json_log=PLAIN_LOGS)
+def test_plain_log_is_general_result(request_path: Path, json_log: dict[str, object]) -> None:
+    """A log record with plain values and unique attribute keys is plain, and valid for the general path."""
+    location = Location(request_path, 0, "resourceLogs[0].scopeLogs[0].logRecords[0]")
+    plain = otlp_plain.decode_plain_log(json_log, ResourceData({}), ScopeData(), location)
+    if plain is None:
+        assert _repeats_key(json_log)
+        return
+
+    general = read_general(write_logs_request(request_path, [json_log]))
+    assert len(general) == 1
+    assert isinstance(general[0], LogData)
+    assert _fields_but_shared(plain) == _fields_but_shared(general[0])
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
@@ -339,9 +404,9 @@ def _repeats_key(json_value: object) -> bool:
     return len(keys) != len(set(keys)) or any(_repeats_key(item) for item in json_value)
 
 
-def _fields_but_shared(span: SpanData) -> str:
-    """Describe a span's fields but its resource and scope, which the general path reads from the file."""
-    return repr(asdict(span) | {"resource": None, "scope": None})
+def _fields_but_shared(record: SpanData | LogData) -> str:
+    """Describe a record's fields but its resource and scope, which the general path reads from the file."""
+    return repr(asdict(record) | {"resource": None, "scope": None})
 
 
 def test_collector_spans_take_plain_path(tmp_path: Path) -> None:
@@ -383,8 +448,37 @@ def test_collector_span_fields(tmp_path: Path) -> None:
         (otlp_plain.SPAN_KEYS, Span.DESCRIPTOR),
         (otlp_plain.EVENT_KEYS, Span.Event.DESCRIPTOR),
         (otlp_plain.LINK_KEYS, Span.Link.DESCRIPTOR),
+        (otlp_plain.LOG_KEYS, LogRecord.DESCRIPTOR),
     ],
 )
 def test_plain_keys_cover_message(keys: frozenset[str], descriptor: object) -> None:
     """Every field of the message is decoded by the plain path, so none is dropped unnoticed."""
     assert keys == {field.json_name for field in descriptor.fields}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("signal", "field", "value"),
+    [
+        ("traces", "kind", 5),
+        ("traces", "kind", 6),
+        ("traces", "kind", -1),
+        ("traces", "status", {"code": 2}),
+        ("traces", "status", {"code": 3}),
+        ("traces", "flags", 2**32 - 1),
+        ("traces", "flags", 2**32),
+        ("traces", "startTimeUnixNano", str(2**64 - 1)),
+        ("traces", "startTimeUnixNano", str(2**64)),
+        ("logs", "severityNumber", 24),
+        ("logs", "severityNumber", 25),
+        ("logs", "severityNumber", "SEVERITY_NUMBER_FATAL4"),
+        ("logs", "timeUnixNano", "-1"),
+    ],
+)
+def test_bounds_match_general_path(tmp_path: Path, signal: str, field: str, value: object) -> None:
+    """Values at the edge of their range give the same items on both paths."""
+    json_record = collector_span(0) if signal == "traces" else {"timeUnixNano": "1", "body": {"stringValue": "a"}}
+    json_record[field] = value
+    write = write_request if signal == "traces" else write_logs_request
+    path = write(tmp_path / "edge.jsonl", [json_record])
+
+    assert described(iter(otlp_json.read(path))) == described(iter(read_general(path)))

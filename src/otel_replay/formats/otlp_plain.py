@@ -1,17 +1,18 @@
-"""Decode a plain OTLP/JSON span straight into its `SpanData`, without building a protobuf message.
+"""Decode a plain OTLP/JSON span or log record straight into its record, without a protobuf message.
 
-The general path decodes each span into a protobuf `Span` (`otlp_json._parse_record`) and
-converts that (`RecordConverter.span`), which took most of a replay's time. Most spans that
-the Collector and the SDKs write need none of its fallbacks, so `decode_plain_span` builds the
-same `SpanData` from the parsed JSON directly. It returns None for any span that is not plain,
-and the caller then takes the general path, which gives the span's skip reason or notices.
+The general path decodes each record into a protobuf message (`otlp_json._parse_record`) and
+converts that (`RecordConverter.span` and `.log`), which took most of a replay's time. Most
+records that the Collector and the SDKs write need none of its fallbacks, so
+`decode_plain_span` and `decode_plain_log` build the same `SpanData` or `LogData` from the
+parsed JSON directly. They return None for any record that is not plain, and the caller then
+takes the general path, which gives the record's skip reason or notices.
 
-A span is plain when every key is a lowerCamelCase field name of its message, every value has
+A record is plain when every key is a lowerCamelCase field name of its message, every value has
 the JSON type the Collector writes, its IDs are hexadecimal of the right length (and not zero
 where required), its numbers fit their protobuf types and no attribute key repeats within one
 list. IDs are hexadecimal, 64-bit integers are strings of digits or numbers, and enums are
 numbers or names. Strings must come from a document without lone surrogate escapes, which the
-caller checks. tests/test_otlp_plain.py checks with generated spans that the result equals
+caller checks. tests/test_otlp_plain.py checks with generated records that the result equals
 the general path's.
 """
 
@@ -22,11 +23,22 @@ import re
 import sys
 from typing import Final
 
+from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from otel_replay.model import AnyValue, EventData, LinkData, Location, ResourceData, ScopeData, SpanData, SpanKindCode
+from otel_replay.model import (
+    AnyValue,
+    EventData,
+    LinkData,
+    Location,
+    LogData,
+    ResourceData,
+    ScopeData,
+    SpanData,
+    SpanKindCode,
+)
 
-__all__ = ["EVENT_KEYS", "LINK_KEYS", "SPAN_KEYS", "decode_plain_span"]
+__all__ = ["EVENT_KEYS", "LINK_KEYS", "LOG_KEYS", "SPAN_KEYS", "decode_plain_log", "decode_plain_span"]
 
 SPAN_KEYS: Final = frozenset(
     {
@@ -49,6 +61,23 @@ SPAN_KEYS: Final = frozenset(
     }
 )
 """The JSON names of every `Span` field. A span with any other key takes the general path."""
+
+LOG_KEYS: Final = frozenset(
+    {
+        "timeUnixNano",
+        "observedTimeUnixNano",
+        "severityNumber",
+        "severityText",
+        "body",
+        "attributes",
+        "droppedAttributesCount",
+        "flags",
+        "traceId",
+        "spanId",
+        "eventName",
+    }
+)
+"""The JSON names of every `LogRecord` field. A log record with any other key takes the general path."""
 
 EVENT_KEYS: Final = frozenset({"timeUnixNano", "name", "attributes", "droppedAttributesCount"})
 LINK_KEYS: Final = frozenset({"traceId", "spanId", "traceState", "attributes", "droppedAttributesCount", "flags"})
@@ -76,6 +105,10 @@ _STATUS_NUMBERS: Final = {
     value.name: value.number for value in Status.DESCRIPTOR.enum_types_by_name["StatusCode"].values
 }
 _MAX_STATUS_CODE: Final = 2  # STATUS_CODE_ERROR
+_SEVERITY_NUMBERS: Final = {
+    value.name: value.number for value in logs_pb2.DESCRIPTOR.enum_types_by_name["SeverityNumber"].values
+}
+_MAX_SEVERITY_NUMBER: Final = 24  # SEVERITY_NUMBER_FATAL4
 
 
 class _NotPlainError(Exception):
@@ -90,6 +123,16 @@ def decode_plain_span(
         return None
     try:
         return _span(json_span, resource, scope, location)
+    except _NotPlainError:
+        return None
+
+
+def decode_plain_log(json_log: object, resource: ResourceData, scope: ScopeData, location: Location) -> LogData | None:
+    """Return the `LogData` that the general path would give a plain log record, or None when it is not plain."""
+    if type(json_log) is not dict or not json_log.keys() <= LOG_KEYS:
+        return None
+    try:
+        return _log(json_log, resource, scope, location)
     except _NotPlainError:
         return None
 
@@ -118,6 +161,27 @@ def _span(json_span: dict[str, object], resource: ResourceData, scope: ScopeData
         dropped_attributes_count=_unsigned(get("droppedAttributesCount"), _UINT32_MAX),
         dropped_events_count=_unsigned(get("droppedEventsCount"), _UINT32_MAX),
         dropped_links_count=_unsigned(get("droppedLinksCount"), _UINT32_MAX),
+    )
+
+
+def _log(json_log: dict[str, object], resource: ResourceData, scope: ScopeData, location: Location) -> LogData:
+    get = json_log.get
+    # As in the general path, 0 and "" mean "not set", because protobuf cannot tell them from absent.
+    return LogData(
+        location=location,
+        resource=resource,
+        scope=scope,
+        time_unix_nano=_unsigned(get("timeUnixNano"), _UINT64_MAX),
+        observed_time_unix_nano=_unsigned(get("observedTimeUnixNano"), _UINT64_MAX),
+        severity_number=_enum(get("severityNumber"), _SEVERITY_NUMBERS, _MAX_SEVERITY_NUMBER) or None,
+        severity_text=_string(get("severityText")) or None,
+        body=_value(get("body"), 0),
+        attributes=_attributes(get("attributes"), 0),
+        trace_id=_optional_id(get("traceId"), _TRACE_ID),
+        span_id=_optional_id(get("spanId"), _SPAN_ID),
+        flags=_unsigned(get("flags"), _UINT32_MAX),
+        event_name=_string(get("eventName")) or None,
+        dropped_attributes_count=_unsigned(get("droppedAttributesCount"), _UINT32_MAX),
     )
 
 
