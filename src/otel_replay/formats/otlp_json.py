@@ -10,8 +10,9 @@ OTLP keys ``batches`` and ``instrumentationLibrarySpans``. Unknown fields are ig
 
 Documents are read one at a time, so memory stays bounded by the largest document. Each
 record is decoded on its own, so one invalid record is skipped while the rest of its document
-is sent: a decoder driven by the protobuf descriptors handles the usual shapes, and
-`google.protobuf.json_format.ParseDict` takes any record it does not.
+is sent. Plain spans and log records become records directly (`otlp_plain`). Any other record
+is decoded into its protobuf message: a decoder driven by the protobuf descriptors handles
+the usual shapes, and `google.protobuf.json_format.ParseDict` takes any record it does not.
 """
 
 from __future__ import annotations
