@@ -10,8 +10,9 @@ OTLP keys ``batches`` and ``instrumentationLibrarySpans``. Unknown fields are ig
 
 Documents are read one at a time, so memory stays bounded by the largest document. Each
 record is decoded on its own, so one invalid record is skipped while the rest of its document
-is sent: a decoder driven by the protobuf descriptors handles the usual shapes, and
-`google.protobuf.json_format.ParseDict` takes any record it does not.
+is sent. Plain spans and log records become records directly (`otlp_plain`). Any other record
+is decoded into its protobuf message: a decoder driven by the protobuf descriptors handles
+the usual shapes, and `google.protobuf.json_format.ParseDict` takes any record it does not.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from otel_replay.formats.limits import (
     raw_decode,
     too_large,
 )
+from otel_replay.formats.otlp_plain import decode_plain_log, decode_plain_span
 from otel_replay.formats.otlp_records import LAYOUTS, RecordConverter, SignalLayout
 from otel_replay.model import Item, Location, Notice, ResourceData, ScopeData, Signal
 from otel_replay.values import decode_text, json_type, show
@@ -76,6 +78,11 @@ _BASE64: Final = re.compile(r"[A-Za-z0-9+/\-_]*={0,2}")
 _TRACE_ID_BYTES: Final = 16
 _SPAN_ID_BYTES: Final = 8
 # ParseDict leaves an unknown enum name unset when it ignores unknown fields, so names are checked first.
+_PLAIN_DECODERS: Final[Mapping[Signal, Callable[[object, ResourceData, ScopeData, Location], Item | None]]] = {
+    Signal.TRACES: decode_plain_span,
+    Signal.LOGS: decode_plain_log,
+}
+"""The direct decoders of plain records, by signal. Metrics always take the general path."""
 _ENUM_NAMES: Final = {
     "kind": frozenset(Span.DESCRIPTOR.enum_types_by_name["SpanKind"].values_by_name),
     "code": frozenset(Status.DESCRIPTOR.enum_types_by_name["StatusCode"].values_by_name),
@@ -479,8 +486,19 @@ def _read_records(
     document: _Document,
 ) -> Iterator[Item]:
     convert = converter.converter_for(layout.signal)
+    # Only the general path replaces lone surrogates, so their documents take it throughout.
+    decode_plain = None if document.has_lone_surrogates else _PLAIN_DECODERS.get(layout.signal)
     for record_number, json_record in enumerate(json_records):
         record_field = f"{scope_field}.{layout.json_record_list}[{record_number}]"
+        if decode_plain is not None:
+            record = decode_plain(
+                json_record, resource, scope, Location(converter.path, converter.next_index, record_field)
+            )
+            if record is not None:
+                converter.next_index += 1  # the index in `Location` above is now taken
+                yield record
+                continue
+
         notices: list[Notice] = []
         try:
             pb2_record = _parse_record(converter, layout, json_record, record_field, document, notices)
