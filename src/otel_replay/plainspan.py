@@ -52,6 +52,7 @@ _LARGE_FLOAT: Final = 2.0**63  # orjson gives integers beyond 64 bits as floats 
 _START_KEY: Final = '"startTime":'
 _END_KEY: Final = '"endTime":'
 _EVENT_TIME_KEY: Final = '"time":'
+_NUMBER_TAIL: Final = frozenset("0123456789.eE+-")  # characters that would continue a number literal
 _LITERAL: Final = re.compile(r"[ \t\r\n]*(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)")
 _FIELD_CACHE_SIZE: Final = 65_536  # entries per cache, which is cleared when full
 _pack_fixed64: Final = struct.Struct("<Q").pack
@@ -191,9 +192,10 @@ class _TextTimes:
         """Return the time of a field whose key occurs once in the record."""
         if type(value) is not float:
             return to_unix_nano(value, NANOS_PER_MILLISECOND, field)
-        if self._text.count(key) != 1:
+        at = self._text.find(key)
+        if at < 0 or self._text.find(key, at + len(key)) >= 0:
             raise _NotPlainError
-        return self._time_after(self._text.index(key) + len(key), value, field)
+        return self._time_after(at + len(key), value, field)
 
     def begin_events(self, count: int) -> None:
         """Check that the events' time key occurs once per event; they follow in order."""
@@ -210,7 +212,13 @@ class _TextTimes:
         return self._time_after(at, value, "time")
 
     def _time_after(self, position: int, value: float, field: str) -> int:
-        match = _LITERAL.match(self._text, position)
+        text = self._text
+        # JavaScript and repr write a float alike, so the literal most often is its repr.
+        literal = repr(value)
+        end = position + 1 + len(literal)
+        if text[position] == " " and text.startswith(literal, position + 1) and text[end : end + 1] not in _NUMBER_TAIL:
+            return literal_to_unix_nano(literal, NANOS_PER_MILLISECOND, field)
+        match = _LITERAL.match(text, position)
         if match is None:
             raise _NotPlainError
         literal = match.group(1)

@@ -39,6 +39,7 @@ NANOS_PER_MICROSECOND: Final = 1_000
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _MAX_UNIX_NANO: Final = 2**64 - 1  # fixed64 in the protocol
+_DIGITS_BELOW_UNIT: Final = {NANOS_PER_SECOND: 9, NANOS_PER_MILLISECOND: 6, NANOS_PER_MICROSECOND: 3, 1: 0}
 _ISO_TIME: Final = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?",
     re.IGNORECASE,
@@ -111,7 +112,9 @@ def _float_to_unix_nano(value: float, nanos_per_unit: int) -> int | None:
 def _digits_to_unix_nano(text: str, nanos_per_unit: int) -> int | None:
     """Scale a plain decimal such as 1796218006550.2722 exactly with integers, or return None to leave it to Decimal."""
     whole, dot, fraction = text.partition(".")
-    scale = len(str(nanos_per_unit)) - 1  # nanos_per_unit is a power of ten
+    scale = _DIGITS_BELOW_UNIT.get(nanos_per_unit)
+    if scale is None:
+        scale = len(str(nanos_per_unit)) - 1  # nanos_per_unit is a power of ten
     if not dot or not whole.isdigit() or not fraction.isdigit() or len(fraction) > scale:
         return None
     unix_nano = int(whole) * nanos_per_unit + int(fraction.ljust(scale, "0"))
