@@ -326,15 +326,14 @@ class AgeCheck:
         if signal is not Signal.LOGS or {"loki-old", "loki-behind"} <= self._warned:
             return
 
-        rejected_before = self._now - LOKI_REJECT_OLD_SAMPLES_NANOS
-        behind_before = self._now - LOKI_TOO_FAR_BEHIND_NANOS
-        if any(0 < time < rejected_before for time in times):
+        ages = [self._now - time for time in times if time]  # 0 means no time
+        if any(age > LOKI_REJECT_OLD_SAMPLES_NANOS for age in ages):
             self._warn(
                 "loki-old",
                 "Log records are older than 7 days, and Loki rejects those by default "
                 "(limits_config reject_old_samples_max_age: 168h)",
             )
-        if any(rejected_before <= time < behind_before for time in times):
+        if any(LOKI_TOO_FAR_BEHIND_NANOS < age <= LOKI_REJECT_OLD_SAMPLES_NANOS for age in ages):
             self._warn(
                 "loki-behind",
                 "Log records are more than 1 hour old, and Loki rejects lines that far behind "
