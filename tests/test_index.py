@@ -140,3 +140,24 @@ def test_add_many_is_add_in_turn(fingerprints: list[tuple[int, int]]) -> None:
 
     assert sorted(bulk.items()) == sorted(one_by_one.items())
     assert [bulk.get(key) for key in fingerprints] == [one_by_one.get(key) for key in fingerprints]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    files=st.lists(
+        st.lists(st.lists(st.integers(0, 5), max_size=8), max_size=4),  # runs of identities per file
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_log_runs_match_counting_rule(files: list[list[list[int]]]) -> None:
+    """Runs of log identities are duplicates exactly where the rule for one record at a time says."""
+    deduplicator = Deduplicator()
+    reference = _ReferenceDeduplicator()
+    for runs in files:
+        deduplicator.start_file()
+        reference.start_file()
+        for run in runs:
+            expected = [position for position, identity in enumerate(run) if reference.seen_before(identity)]
+
+            assert deduplicator.duplicate_logs([(identity, 7) for identity in run]) == expected

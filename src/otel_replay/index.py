@@ -119,6 +119,36 @@ class FingerprintTable:
                 slot = (slot + 1) & mask
         return found
 
+    def count_many(self, fingerprints: Iterable[tuple[int, int]], tag: int) -> list[int]:
+        """Count fingerprints whose value carries `tag` in the bits above the lowest 32; return the others' positions.
+
+        A fingerprint not set yet gets the value ``tag | 1``, and one whose value has the same
+        upper bits gets 1 added. The positions of the others are returned, their values unchanged.
+        """
+        others = []
+        for position, (high, recorded_low) in enumerate(fingerprints):
+            low = recorded_low or int(not high)
+            mask, lows, highs, values = self._mask, self._low, self._high, self._values
+            slot = (low ^ high) & mask
+            while True:
+                slot_low = lows[slot]
+                if slot_low == low and highs[slot] == high:
+                    value = values[slot]
+                    if value >> 32 == tag >> 32:
+                        values[slot] = value + 1
+                    else:
+                        others.append(position)
+                    break
+                if not slot_low and not highs[slot]:
+                    values[slot] = tag | 1
+                    highs[slot], lows[slot] = high, low
+                    self._size += 1
+                    if self._size > self._capacity * _MAX_LOAD:
+                        self._grow()
+                    break
+                slot = (slot + 1) & mask
+        return others
+
     def add_many(self, fingerprints: Iterable[tuple[int, int]]) -> None:
         """Add 1 to the value of each fingerprint, as `add` does for one."""
         for high, recorded_low in fingerprints:

@@ -455,7 +455,7 @@ class _Run:
             if signal is Signal.TRACES:
                 duplicates = self.dedupe.duplicate_spans(keys, run.kind)
             else:
-                duplicates = self.dedupe.duplicate_logs(keys)
+                duplicates = self.dedupe.duplicate_logs(list(keys))
             counts.skipped[DUPLICATE] += len(duplicates)
         sent = _positions_kept(len(run.fields), duplicates)
         if signal is Signal.TRACES:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Final, TypeVar
 
 import orjson
@@ -69,10 +69,13 @@ class Deduplicator:
         """
         return self._span_kinds.merge_bits_many(keys, 1 << kind)
 
-    def duplicate_logs(self, identities: Iterable[_Fingerprint]) -> list[int]:
+    def duplicate_logs(self, identities: Sequence[_Fingerprint]) -> list[int]:
         """Return the positions of the log records of a run that were sent before, given their `log_identity`."""
+        # Identities first seen in this file are counted in one pass, as `_seen_before` counts
+        # them; those that an earlier file contained go through `_seen_before` in order after.
+        from_earlier_files = self._counts.count_many(identities, self._file_number << 32)
         seen_before = self._seen_before
-        return [position for position, identity in enumerate(identities) if seen_before(identity)]
+        return [position for position in from_earlier_files if seen_before(identities[position])]
 
     @property
     def span_keys(self) -> Container[_Fingerprint]:
