@@ -151,7 +151,7 @@ def test_add_many_is_add_in_turn(fingerprints: list[tuple[int, int]]) -> None:
     )
 )
 def test_log_runs_match_counting_rule(files: list[list[list[int]]]) -> None:
-    """Runs of log identities are duplicates exactly where the rule for one record at a time says."""
+    """Runs of log identities are duplicates exactly where the rule for one record at a time finds them."""
     deduplicator = Deduplicator()
     reference = _ReferenceDeduplicator()
     for runs in files:

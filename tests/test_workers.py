@@ -138,19 +138,19 @@ def test_workers_console_script(receiver: OTLPReceiver) -> None:
 
 
 class _CountingTexts:
-    """Elements one at a time, as `RecordTexts.next_texts` gives them after a recheck, counting those taken."""
+    """Elements one at a time, as `RecordTexts.next_texts` gives them after a recheck, counting those handed out."""
 
     separator = None
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self.taken = 0
+        self.handed_out = 0
 
     def next_texts(self, size: int) -> tuple[str, int] | None:
-        if self.taken == self.count:
+        if self.handed_out == self.count:
             return None
-        self.taken += 1
-        return SPAN_TEXT.replace("SPAN_ID", f"{self.taken:016x}"), 1
+        self.handed_out += 1
+        return SPAN_TEXT.replace("SPAN_ID", f"{self.handed_out:016x}"), 1
 
     def recheck_from(self, index: int) -> None:
         raise AssertionError(index)
@@ -167,7 +167,7 @@ def test_read_ahead_is_bounded() -> None:
         pool.close()
 
     assert first.signal is Signal.TRACES
-    assert texts.taken <= (2 * IN_FLIGHT_PER_WORKER + 1) * TASK_RECORDS
+    assert texts.handed_out <= (2 * IN_FLIGHT_PER_WORKER + 1) * TASK_RECORDS
 
 
 def _odd_trace_file(path: Path, odd: str, *, truncate: bool = False) -> Path:

@@ -93,7 +93,7 @@ class FingerprintTable:
         """Set `bits` in the value of each fingerprint; return the positions whose value had them already.
 
         It does what `merge_bits` does for each fingerprint, in one call for a run of records,
-        with the probing of `_slot` and `_store` written out, which halves the time per fingerprint.
+        with the probing of `_slot` and `_store` written out to save two method calls per fingerprint.
         """
         found = []
         for position, (high, recorded_low) in enumerate(fingerprints):

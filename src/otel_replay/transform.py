@@ -71,8 +71,8 @@ class Deduplicator:
 
     def duplicate_logs(self, identities: Sequence[_Fingerprint]) -> list[int]:
         """Return the positions of the log records of a run that were sent before, given their `log_identity`."""
-        # Identities first seen in this file are counted in one pass, as `_seen_before` counts
-        # them; those that an earlier file contained go through `_seen_before` in order after.
+        # Identities first seen in this file are counted in one pass, as `_seen_before` counts them.
+        # Those that an earlier file contained then go through `_seen_before`, in order.
         from_earlier_files = self._counts.count_many(identities, self._file_number << 32)
         seen_before = self._seen_before
         return [position for position in from_earlier_files if seen_before(identities[position])]
