@@ -33,7 +33,7 @@ import orjson
 from otel_replay.encode import encode_event_attribute, encode_span_attribute
 from otel_replay.errors import RecordError
 from otel_replay.model import AnyValue, SpanKindCode
-from otel_replay.values import NANOS_PER_MILLISECOND, literal_to_unix_nano, to_unix_nano
+from otel_replay.values import NANOS_PER_MILLISECOND, digits_to_unix_nano, literal_to_unix_nano, to_unix_nano
 
 __all__ = ["PlainSpan", "PlainSpanEncoder"]
 
@@ -52,7 +52,6 @@ _LARGE_FLOAT: Final = 2.0**63  # orjson gives integers beyond 64 bits as floats 
 _START_KEY: Final = '"startTime":'
 _END_KEY: Final = '"endTime":'
 _EVENT_TIME_KEY: Final = '"time":'
-_NUMBER_TAIL: Final = frozenset("0123456789.eE+-")  # characters that would continue a number literal
 _LITERAL: Final = re.compile(r"[ \t\r\n]*(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)")
 _FIELD_CACHE_SIZE: Final = 65_536  # entries per cache, which is cleared when full
 _pack_fixed64: Final = struct.Struct("<Q").pack
@@ -213,11 +212,13 @@ class _TextTimes:
 
     def _time_after(self, position: int, value: float, field: str) -> int:
         text = self._text
-        # JavaScript and repr write a float alike, so the literal most often is its repr.
-        literal = repr(value)
-        end = position + 1 + len(literal)
-        if text[position] == " " and text.startswith(literal, position + 1) and text[end : end + 1] not in _NUMBER_TAIL:
-            return literal_to_unix_nano(literal, NANOS_PER_MILLISECOND, field)
+        # A pretty-printer writes the literal after one space, up to a comma or the line's end.
+        line_end = text.find("\n", position)
+        if text[position] == " " and line_end > 0:
+            literal = text[position + 1 : line_end].rstrip(",")
+            unix_nano = digits_to_unix_nano(literal, NANOS_PER_MILLISECOND)
+            if unix_nano is not None and float(literal) == value:
+                return unix_nano
         match = _LITERAL.match(text, position)
         if match is None:
             raise _NotPlainError

@@ -25,6 +25,7 @@ __all__ = [
     "decode_attributes",
     "decode_text",
     "decode_value",
+    "digits_to_unix_nano",
     "iso_to_unix_nano",
     "json_type",
     "show",
@@ -40,6 +41,7 @@ _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _MAX_UNIX_NANO: Final = 2**64 - 1  # fixed64 in the protocol
 _DIGITS_BELOW_UNIT: Final = {NANOS_PER_SECOND: 9, NANOS_PER_MILLISECOND: 6, NANOS_PER_MICROSECOND: 3, 1: 0}
+_POWERS_OF_TEN: Final = tuple(10**exponent for exponent in range(19))
 _ISO_TIME: Final = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?",
     re.IGNORECASE,
@@ -94,7 +96,7 @@ def literal_to_unix_nano(literal: str, nanos_per_unit: int, field: str) -> int:
     Raises:
         RecordError: the value is negative or out of range.
     """
-    unix_nano = _digits_to_unix_nano(literal, nanos_per_unit)
+    unix_nano = digits_to_unix_nano(literal, nanos_per_unit)
     if unix_nano is not None:
         return unix_nano
     return to_unix_nano(Decimal(literal), nanos_per_unit, field)
@@ -106,18 +108,23 @@ def _float_to_unix_nano(value: float, nanos_per_unit: int) -> int | None:
     Handles the common case of a plain decimal with at most as many fraction digits as the
     unit has nanosecond digits, such as 1796218006550.2722 ms, where the result is exact.
     """
-    return _digits_to_unix_nano(repr(value), nanos_per_unit)
+    return digits_to_unix_nano(repr(value), nanos_per_unit)
 
 
-def _digits_to_unix_nano(text: str, nanos_per_unit: int) -> int | None:
-    """Scale a plain decimal such as 1796218006550.2722 exactly with integers, or return None to leave it to Decimal."""
+def digits_to_unix_nano(text: str, nanos_per_unit: int) -> int | None:
+    """Scale a plain decimal such as 1796218006550.2722 exactly with integers, or return None to leave it to Decimal.
+
+    It takes ASCII digits with a fraction of at most as many digits as the unit has
+    nanosecond digits, and returns None for anything else.
+    """
     whole, dot, fraction = text.partition(".")
     scale = _DIGITS_BELOW_UNIT.get(nanos_per_unit)
     if scale is None:
         scale = len(str(nanos_per_unit)) - 1  # nanos_per_unit is a power of ten
-    if not dot or not whole.isdigit() or not fraction.isdigit() or len(fraction) > scale:
+    # isdigit alone would also accept digits of other scripts.
+    if not (dot and len(fraction) <= scale and text.isascii() and whole.isdigit() and fraction.isdigit()):
         return None
-    unix_nano = int(whole) * nanos_per_unit + int(fraction.ljust(scale, "0"))
+    unix_nano = int(whole) * nanos_per_unit + int(fraction) * _POWERS_OF_TEN[scale - len(fraction)]
     return unix_nano if unix_nano <= _MAX_UNIX_NANO else None
 
 
