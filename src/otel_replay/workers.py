@@ -86,7 +86,8 @@ class _Run:
     has_parent: bytearray = field(default_factory=bytearray)
     times: array[int] = field(default_factory=lambda: array("Q"))
 
-    def add_span(self, encoded: bytes, trace_id: int, span_id: int, parent_span_id: int, end: int) -> None:
+    def add_span(self, encoded: bytes, trace_id: int, span_id: int, parent_span_id: int, end: int) -> int:
+        """Add a span's columns and return its position in the run."""
         self.fields.append(scope_field(encoded))
         self.keys += _pack_fingerprint(*span_fingerprint(trace_id, span_id))
         if parent_span_id:
@@ -96,6 +97,7 @@ class _Run:
             self.parents += _NO_PARENT
             self.has_parent.append(0)
         self.times.append(end)
+        return len(self.fields) - 1
 
     def add_log(self, encoded: bytes, identity: tuple[int, int], time: int) -> None:
         self.fields.append(scope_field(encoded))
@@ -378,6 +380,8 @@ class _Results:
         self._run: _Run | None = None
         self._pending_record: SpanData | LogData | None = None  # a record that may be followed by notices
         self._sent_resources: set[bytes] = set()
+        self._spans: set[tuple[int, int]] = set()  # the trace and span IDs of the spans in runs
+        self._children: list[tuple[_Run, int, int, int]] = []  # spans in runs with a parent, and its ID
 
     def add_span(self, span: PlainSpan) -> None:
         """Add a plain span's result."""
@@ -386,7 +390,7 @@ class _Results:
             self.list.append(span)
             return
         index, trace_id, span_id, parent_span_id, _, _, _, end, encoded = span
-        self._run_for(index, None, None).add_span(encoded, trace_id, span_id, parent_span_id, end)
+        self._add_span(self._run_for(index, None, None), encoded, trace_id, span_id, parent_span_id, end)
 
     def add_log(self, log: PlainLog) -> None:
         """Add a plain log record's result."""
@@ -418,7 +422,12 @@ class _Results:
         """Finish the results once every record was added."""
         self._release(alone=False)
         self._end_run()
-        _resolve_parents([result for result in self.list if isinstance(result, _Run)])
+        # A span whose parent is a span of the same task is never an orphan, so the main
+        # process need not index it. Most traces lie within one task.
+        spans = self._spans
+        for run, position, trace_id, parent_span_id in self._children:
+            if (trace_id, parent_span_id) in spans:
+                run.has_parent[position] = 0
 
     def _release(self, *, alone: bool) -> None:
         """Add the pending record: on its own when notices follow it, else to the current run."""
@@ -430,13 +439,21 @@ class _Results:
             self.list.append(self._result(record))
         elif isinstance(record, SpanData):
             run = self._run_for(record.location.index or 0, None, None)
-            encoded = self._encoder.span_message(record)
-            run.add_span(encoded, record.trace_id, record.span_id, record.parent_span_id, record.end_time_unix_nano)
+            ids = (record.trace_id, record.span_id, record.parent_span_id)
+            self._add_span(run, self._encoder.span_message(record), *ids, record.end_time_unix_nano)
         else:
             key, attributes = self._resource_key(record)
             run = self._run_for(record.location.index or 0, key, attributes)
             time = record.time_unix_nano or record.observed_time_unix_nano
             run.add_log(self._encoder.log_message(record), log_identity(record), time)
+
+    def _add_span(  # a span's columns
+        self, run: _Run, encoded: bytes, trace_id: int, span_id: int, parent_span_id: int, end: int
+    ) -> None:
+        position = run.add_span(encoded, trace_id, span_id, parent_span_id, end)
+        self._spans.add((trace_id, span_id))
+        if parent_span_id:
+            self._children.append((run, position, trace_id, parent_span_id))
 
     def _run_for(self, index: int, resource_key: bytes | None, attributes: dict[str, AnyValue] | None) -> _Run:
         """Return the run that a record at `index` of this resource continues, starting one if needed."""
@@ -478,24 +495,6 @@ class _Results:
             encoded = self._encoder.log_message(item)
             return (index, key, attributes, log_identity(item), item.trace_id, item.span_id, *times, encoded)
         return item
-
-
-def _resolve_parents(runs: list[_Run]) -> None:
-    """Leave out of the parent index the spans whose parent is a span of the same task.
-
-    Such a parent is in the input, so those spans are never orphans, and the main process
-    need not index them. Most traces lie within one task, so this leaves it few parents to index.
-    """
-    size = FINGERPRINTS.size
-    spans: set[bytes] = set()
-    for run in runs:
-        keys = bytes(run.keys)
-        spans.update(keys[start : start + size] for start in range(0, len(keys), size))
-    for run in runs:
-        has_parent, parents = run.has_parent, bytes(run.parents)
-        for position, flag in enumerate(has_parent):
-            if flag and parents[position * size : (position + 1) * size] in spans:
-                has_parent[position] = 0
 
 
 def _fits_run(record: SpanData | LogData) -> bool:
