@@ -447,9 +447,8 @@ class _Results:
             time = record.time_unix_nano or record.observed_time_unix_nano
             run.add_log(self._encoder.log_message(record), log_identity(record), time)
 
-    def _add_span(  # a span's columns
-        self, run: _Run, encoded: bytes, trace_id: int, span_id: int, parent_span_id: int, end: int
-    ) -> None:
+    def _add_span(self, run: _Run, encoded: bytes, trace_id: int, span_id: int, parent_span_id: int, end: int) -> None:
+        """Add a span to a run, keeping its IDs for the check of parents at the end of the task."""
         position = run.add_span(encoded, trace_id, span_id, parent_span_id, end)
         self._spans.add((trace_id, span_id))
         if parent_span_id:
