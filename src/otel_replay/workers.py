@@ -16,6 +16,7 @@ for replays whose filters, pacing or ledger look at each record.
 
 from __future__ import annotations
 
+import functools
 import gc
 import multiprocessing
 import multiprocessing.context
@@ -34,6 +35,7 @@ import orjson
 
 from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan, RequestEncoder, scope_field
 from otel_replay.formats import codemachine
+from otel_replay.formats.limits import guard, guard_items
 from otel_replay.index import span_fingerprint
 from otel_replay.model import (
     AnyValue,
@@ -110,9 +112,18 @@ _Result: TypeAlias = "_Run | _SpanResult | _LogResult | Item | int"
 
 
 class WorkerPool:
-    """A pool of worker processes that decode and encode CodeMachine trace and log files."""
+    """A pool of worker processes that decode and encode CodeMachine trace and log files.
+
+    With one worker, the tasks run in this process, one after another, which still spares
+    the per-record stages that runs skip.
+    """
 
     def __init__(self, workers: int, *, runs: bool = False) -> None:
+        self._runs = runs
+        self._max_in_flight = max(workers, 1) * IN_FLIGHT_PER_WORKER
+        self._pool: ProcessPoolExecutor | None = None
+        if workers <= 1:
+            return
         # Forking is the fastest start and keeps the workers' CPU time in this process's
         # accounting, but it is unsafe once another thread runs (a progress bar, a test's
         # receiver). Then a fork server, which imports this module once, forks them instead.
@@ -128,19 +139,31 @@ class WorkerPool:
         # result waits to be read. That thread took 0.6 s of 2.7 s of the main process's CPU time
         # in a replay of 200,000 spans.
         self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
-        self._max_in_flight = workers * IN_FLIGHT_PER_WORKER
-        self._runs = runs
 
     def read(self, path: Path) -> Iterator[Item | EncodedRun]:
         """Yield the records of a CodeMachine file as `codemachine.read` does, decoded by the workers.
 
         With ``runs=True``, consecutive records without notices come as `EncodedRun` objects.
         """
-        return codemachine.read_with(path, self.decode)  # type: ignore[arg-type]  # runs are records in columns
+        # The plain paths take only values nested less deeply than the limit, and the workers
+        # check the others; `guard` also turns a RecursionError while cutting into a file error.
+        decoder: codemachine.ElementDecoder = self.decode  # type: ignore[assignment]  # runs are records in columns
+        return guard(functools.partial(codemachine.read_with, decoder=decoder))(path)
 
     def close(self, *, abort: bool = False) -> None:
         """Stop the worker processes and wait for them to exit; `abort` stops them without finishing their tasks."""
-        self._pool.shutdown(wait=True, cancel_futures=abort)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=abort)
+
+    def _submit(self, task: _Task) -> Future[list[_Result]]:
+        if self._pool is not None:
+            return self._pool.submit(_decode_task, *task)
+        done: Future[list[_Result]] = Future()
+        try:
+            done.set_result(_decode_task(*task))
+        except Exception as error:  # noqa: BLE001  # raised by result(), as a worker's error is
+            done.set_exception(error)
+        return done
 
     def decode(
         self, path: Path, array_name: str, service: str | None, elements: codemachine.RecordTexts
@@ -175,7 +198,7 @@ class WorkerPool:
         def submit() -> None:
             nonlocal task, count, size, start
             arguments: _Task = (path, array_name, service, elements.separator, task, start, self._runs)
-            pending.append(self._pool.submit(_decode_task, *arguments))
+            pending.append(self._submit(arguments))
             start += count
             task, count, size = [], 0, 0
 
@@ -330,7 +353,9 @@ def _decode_spans(
         values, uncut = codemachine.parse_elements([text])
         if uncut is not None:
             return position
-        results.add_items(codemachine.decode_elements(path, "spans", service, values, index, results.fallback))
+        results.add_items(
+            guard_items(codemachine.decode_elements(path, "spans", service, values, index, results.fallback))
+        )
     return None
 
 
@@ -365,7 +390,9 @@ def _decode_logs(
         if plain is not None:
             results.add_log(plain)
         else:
-            results.add_items(codemachine.decode_elements(path, "logs", service, [value], index, results.fallback))
+            results.add_items(
+                guard_items(codemachine.decode_elements(path, "logs", service, [value], index, results.fallback))
+            )
     return uncut
 
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from otel_replay.errors import InputError, RecordError
 from otel_replay.model import AnyValue, Item, Location, LogData, MetricData, Notice, Skipped, SpanData
+
+_Item = TypeVar("_Item")
 
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
@@ -30,6 +32,7 @@ __all__ = [
     "decode_document",
     "growth_read_size",
     "guard",
+    "guard_items",
     "max_record_bytes",
     "raw_decode",
     "record_size_limit",
@@ -170,22 +173,30 @@ def guard(read: Callable[[Path], Iterator[Item]]) -> Callable[[Path], Iterator[I
     """
 
     def read_guarded(path: Path) -> Iterator[Item]:
-        checker = _DepthChecker()
-        dropped: tuple[Path, int | None] | None = None
         try:
-            for item in read(path):
-                if isinstance(item, Notice):
-                    if (item.location.path, item.location.index) != dropped:
-                        yield item
-                    continue
-                skipped = checker.check(item)
-                dropped = None if skipped is None else (item.location.path, item.location.index)
-                yield item if skipped is None else skipped
+            yield from guard_items(read(path))
         except RecursionError as error:
             raise InputError(path, "values nested too deeply to read; the records before them were read") from error
 
     read_guarded.__doc__ = read.__doc__
     return read_guarded
+
+
+def guard_items(items: Iterable[_Item]) -> Iterator[_Item]:
+    """Yield `items` with each record whose value is nested too deeply as an invalid `Skipped`, without its notices.
+
+    Items other than records and notices pass unchanged.
+    """
+    checker = _DepthChecker()
+    dropped: tuple[Path, int | None] | None = None
+    for item in items:
+        if isinstance(item, Notice):
+            if (item.location.path, item.location.index) != dropped:
+                yield item
+            continue
+        skipped = checker.check(item)
+        dropped = None if skipped is None else (skipped.location.path, skipped.location.index)
+        yield item if skipped is None else skipped  # type: ignore[misc]  # a Skipped is an item
 
 
 class _DepthChecker:
@@ -195,7 +206,7 @@ class _DepthChecker:
         # Resources and scopes are shared objects; keeping them referenced keeps their ids unique.
         self._checked: dict[int, tuple[object, str | None]] = {}
 
-    def check(self, item: Item) -> Skipped | None:
+    def check(self, item: object) -> Skipped | None:
         if not isinstance(item, (SpanData, LogData, MetricData)):
             return None
         field = self._shared_field(item.resource, "resource") or self._shared_field(item.scope, "scope")
