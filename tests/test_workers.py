@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -41,11 +43,18 @@ def _replay(receiver: OTLPReceiver, *args: str | Path) -> tuple[list[bytes], dic
     return requests, summary, result.stderr
 
 
+def _reference(receiver: OTLPReceiver, *args: str | Path) -> tuple[list[bytes], dict[str, object], str]:
+    """Replay in one process, record by record, with the official encoders: the reference for the workers."""
+    with mock.patch.dict(os.environ, {"OTEL_REPLAY_ENCODER": "sdk"}):
+        return _replay(receiver, *args, "--workers", "1")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("batch_size", ["512", "7"])
-def test_workers_send_same_requests(receiver: OTLPReceiver, batch_size: str) -> None:
+def test_workers_send_same_requests(receiver: OTLPReceiver, batch_size: str, workers: str) -> None:
     """The bundled CodeMachine files (duplicates, notices, several resources) give the same bytes."""
-    serial = _replay(receiver, CODEMACHINE / "traces", "--workers", "1", "--batch-size", batch_size)
-    parallel = _replay(receiver, CODEMACHINE / "traces", "--workers", "2", "--batch-size", batch_size)
+    serial = _reference(receiver, CODEMACHINE / "traces", "--batch-size", batch_size)
+    parallel = _replay(receiver, CODEMACHINE / "traces", "--workers", workers, "--batch-size", batch_size)
 
     assert len(serial[0]) > 3
     assert parallel[0] == serial[0]
@@ -53,7 +62,7 @@ def test_workers_send_same_requests(receiver: OTLPReceiver, batch_size: str) -> 
 
 def test_workers_same_summary_and_warnings(receiver: OTLPReceiver) -> None:
     """Counts, skipped reasons, orphans and the warnings on stderr are the same with workers."""
-    serial = _replay(receiver, CODEMACHINE / "traces", "--workers", "1")
+    serial = _reference(receiver, CODEMACHINE / "traces")
     parallel = _replay(receiver, CODEMACHINE / "traces", "--workers", "3")
 
     assert parallel[1] == serial[1]
@@ -70,7 +79,7 @@ def test_workers_same_summary_and_warnings(receiver: OTLPReceiver) -> None:
 )
 def test_workers_filter_like_one_process(receiver: OTLPReceiver, options: list[str]) -> None:
     """Filters see the name and times of records that workers decoded."""
-    serial = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", "1")
+    serial = _reference(receiver, CODEMACHINE / "traces", *options)
     parallel = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", "2")
 
     assert parallel[0] == serial[0]
@@ -90,7 +99,7 @@ def test_workers_filter_like_one_process(receiver: OTLPReceiver, options: list[s
 )
 def test_workers_options_like_one_process(receiver: OTLPReceiver, options: list[str]) -> None:
     """Runs of records that workers encoded are deduplicated, overlaid, counted and split as single records are."""
-    serial = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", "1")
+    serial = _reference(receiver, CODEMACHINE / "traces", *options)
     parallel = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", "2")
 
     assert parallel[0] == serial[0]
@@ -100,7 +109,7 @@ def test_workers_options_like_one_process(receiver: OTLPReceiver, options: list[
 
 def test_workers_ignored_when_times_move(receiver: OTLPReceiver) -> None:
     """A time shift changes records after reading, so the records are read in one process, with a warning."""
-    serial = _replay(receiver, CODEMACHINE / "traces", "--shift", "-1d", "--workers", "1")
+    serial = _reference(receiver, CODEMACHINE / "traces", "--shift", "-1d")
     parallel = _replay(receiver, CODEMACHINE / "traces", "--shift", "-1d", "--workers", "2")
 
     assert parallel[0] == serial[0]
@@ -113,7 +122,7 @@ def test_workers_truncated_file(tmp_path: Path, receiver: OTLPReceiver) -> None:
     text = SESSION_B_SPANS.read_text(encoding="utf-8")
     path.write_text(text[: len(text) // 2], encoding="utf-8")
 
-    serial = _replay(receiver, path, "--workers", "1")
+    serial = _reference(receiver, path)
     parallel = _replay(receiver, path, "--workers", "2")
 
     assert parallel[0] == serial[0]
@@ -125,7 +134,8 @@ def test_workers_console_script(receiver: OTLPReceiver) -> None:
     """The installed command, where the workers are forked, sends the same requests as one process."""
     command = [str(Path(sys.executable).parent / "otel-replay"), "replay", str(CODEMACHINE / "traces")]
     options = ["--endpoint", receiver.url, "--quiet"]
-    serial = subprocess.run([*command, *options, "--workers", "1"], capture_output=True, check=False)
+    reference = {**os.environ, "OTEL_REPLAY_ENCODER": "sdk"}
+    serial = subprocess.run([*command, *options, "--workers", "1"], capture_output=True, check=False, env=reference)
     serial_requests = [request.SerializeToString() for request in receiver.received.traces + receiver.received.logs]
     receiver.received.traces.clear()
     receiver.received.logs.clear()
@@ -196,7 +206,7 @@ def test_workers_record_cut_wrong(tmp_path: Path, receiver: OTLPReceiver, odd: s
     """A record whose text the main process cut wrong or orjson rejects is read again, as in one process."""
     path = _odd_trace_file(tmp_path / "traces.json", odd, truncate=truncate)
 
-    serial = _replay(receiver, path, "--workers", "1")
+    serial = _reference(receiver, path)
     parallel = _replay(receiver, path, "--workers", "2")
 
     assert len(serial[0]) >= 2
@@ -224,7 +234,7 @@ def test_workers_mix_plain_and_full_path(tmp_path: Path, receiver: OTLPReceiver)
     path = tmp_path / "traces.json"
     path.write_text(text, encoding="utf-8")
 
-    serial = _replay(receiver, path, "--workers", "1")
+    serial = _reference(receiver, path)
     parallel = _replay(receiver, path, "--workers", "2")
 
     assert serial[1]["signals"]["traces"]["skipped_by_reason"] == {"invalid": 3}  # type: ignore[index]
@@ -249,7 +259,7 @@ def test_workers_count_orphans_across_tasks(tmp_path: Path, receiver: OTLPReceiv
     path = tmp_path / "traces.json"
     path.write_text(json.dumps(document, indent=2), encoding="utf-8")
 
-    serial = _replay(receiver, path, "--workers", "1")
+    serial = _reference(receiver, path)
     parallel = _replay(receiver, path, "--workers", "2")
 
     orphans = sum(1 for number in range(count) if number % 5 == 3)
