@@ -266,3 +266,17 @@ def test_workers_count_orphans_across_tasks(tmp_path: Path, receiver: OTLPReceiv
     assert serial[1]["signals"]["traces"]["orphan_spans"] == orphans  # type: ignore[index]
     assert parallel[1] == serial[1]
     assert parallel[0] == serial[0]
+
+
+def test_workers_with_ledger_skip_delivered(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """A ledger, which looks at each record, gets the same records from the workers as from one process."""
+    serial = _reference(receiver, CODEMACHINE / "traces", "--ledger", tmp_path / "serial.ledger")
+    parallel = _replay(receiver, CODEMACHINE / "traces", "--workers", "2", "--ledger", tmp_path / "parallel.ledger")
+    rerun = _replay(receiver, CODEMACHINE / "traces", "--workers", "2", "--ledger", tmp_path / "parallel.ledger")
+
+    assert parallel[0] == serial[0]
+    assert parallel[1]["signals"] == serial[1]["signals"]
+    assert rerun[0] == []
+    skipped = {signal: counts["skipped_by_reason"] for signal, counts in rerun[1]["signals"].items()}  # type: ignore[attr-defined]
+    sent = {signal: counts["sent"] for signal, counts in parallel[1]["signals"].items()}  # type: ignore[attr-defined]
+    assert all(skipped[signal].get("already delivered") == sent[signal] for signal in sent if sent[signal])
