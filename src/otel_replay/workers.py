@@ -57,7 +57,7 @@ __all__ = ["IN_FLIGHT_PER_WORKER", "TASK_CHARS", "TASK_RECORDS", "WorkerPool"]
 
 TASK_CHARS: Final = 256 * 1024  # characters of record text cut at once: a few hundred records
 TASK_RECORDS: Final = 256  # elements per task when they come one at a time, to amortize the transfer
-IN_FLIGHT_PER_WORKER: Final = 4  # tasks queued or running per worker
+IN_FLIGHT_PER_WORKER: Final = 8  # tasks queued or running per worker
 
 _SpanResult: TypeAlias = PlainSpan
 _LogResult: TypeAlias = tuple[
