@@ -3,10 +3,12 @@
 The script generates one input file per size and kind and starts a loopback OTLP/HTTP sink in
 a child process. It runs the installed `otel-replay replay` into the sink in another child
 process and reports wall time, CPU time (user + system) and peak RSS of the replay process
-from `os.wait4()`, with records/s and MB/s. The sink reports its own CPU time, to show that it is
-not the bottleneck. Given `--bun` and `--importer` (CodeMachine CLI's
+from `os.wait4()`, with records/s and MB/s. The sink reports its own CPU time, which it
+spends on the same CPUs as the replay. Given `--bun` and `--importer` (CodeMachine CLI's
 scripts/import-telemetry.ts, kept outside this repository), the importer runs on the same
-file into the same sink, and the table shows the ratio of wall times.
+file into the same sink, and the table shows the ratio of wall times. The importer cannot
+read OTLP/JSON lines, so for `--kind otlp-json` it reads the same spans as a CodeMachine
+trace file, generated from the same seed.
 
 Example:
     .venv/bin/python benchmarks/bench_scaling.py --kind traces --records 10000,100000 --repeat 3 \\
@@ -482,10 +484,16 @@ def main() -> int:
         size = path.stat().st_size
         reference = None
         comparisons = []
-        if arguments.bun and arguments.importer and arguments.kind != "otlp-json":
-            comparisons.append(("bun " + Path(arguments.importer).name, arguments.bun, arguments.importer))
-        if arguments.node and arguments.importer_js and arguments.kind != "otlp-json":
-            comparisons.append(("node " + Path(arguments.importer_js).name, arguments.node, arguments.importer_js))
+        # The importer cannot read OTLP/JSON lines, so it reads the same spans as a CodeMachine
+        # trace file: both inputs come from the same seed.
+        importer_path = generate("traces", count, workdir) if arguments.kind == "otlp-json" else path
+        importer_kind = "traces" if arguments.kind == "otlp-json" else arguments.kind
+        suffix = ", same spans" if arguments.kind == "otlp-json" else ""
+        if arguments.bun and arguments.importer:
+            comparisons.append(("bun " + Path(arguments.importer).name + suffix, arguments.bun, arguments.importer))
+        if arguments.node and arguments.importer_js:
+            label = "node " + Path(arguments.importer_js).name + suffix
+            comparisons.append((label, arguments.node, arguments.importer_js))
 
         worker_counts = [int(part) for part in arguments.workers.split(",")]
         replay_runs: dict[int, list[Run]] = {workers: [] for workers in worker_counts}
@@ -496,7 +504,7 @@ def main() -> int:
                 command = replay_command(path, arguments.batch_size, workers)
                 replay_runs[workers].append(run_once(command, environment, count, arguments.timeout))
             for label, runtime, importer in comparisons:
-                command = importer_command(runtime, importer, path, arguments.kind)
+                command = importer_command(runtime, importer, importer_path, importer_kind)
                 try:
                     importer_runs[label].append(run_once(command, environment, count, arguments.timeout))
                 except BenchmarkError as error:
@@ -506,7 +514,7 @@ def main() -> int:
         for label, runs in importer_runs.items():
             if not runs:
                 continue
-            row = summarize(label, count, size, runs)
+            row = summarize(label, count, importer_path.stat().st_size, runs)
             reference = reference or row["wall_s"]
             rows.append(row)
             print_row(row, None)
