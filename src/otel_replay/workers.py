@@ -1,5 +1,7 @@
 """Decode and encode CodeMachine records in worker processes, so a replay uses more than one core.
 
+OTLP/JSON lines files take the same pool through `otlp_tasks`; this docstring describes CodeMachine files.
+
 The main process streams a file and cuts it into texts of many records each, at the lines
 that close them, without parsing them. Workers split the texts, parse, decode and encode
 each record into its protobuf message. They send back the IDs that deduplication and the
@@ -32,6 +34,7 @@ from typing import Final, TypeAlias
 
 import orjson
 
+from otel_replay import otlp_tasks
 from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan, RequestEncoder, scope_field
 from otel_replay.formats import codemachine
 from otel_replay.index import span_fingerprint
@@ -108,7 +111,7 @@ _Result: TypeAlias = "_Run | _SpanResult | _LogResult | Item | int"
 
 
 class WorkerPool:
-    """A pool of worker processes that decode and encode CodeMachine trace and log files."""
+    """A pool of worker processes that decode and encode CodeMachine and OTLP/JSON trace and log files."""
 
     def __init__(self, workers: int, *, runs: bool = False) -> None:
         # Forking is the fastest start and keeps the workers' CPU time in this process's
@@ -134,6 +137,10 @@ class WorkerPool:
         With ``runs=True``, consecutive records without notices come as `EncodedRun` objects.
         """
         return codemachine.read_with(path, self.decode)  # type: ignore[arg-type]  # runs are records in columns
+
+    def read_otlp_json(self, path: Path) -> Iterator[Item | EncodedRun]:
+        """Yield the records of an OTLP/JSON file as `otlp_json.read` does, with its lines decoded by the workers."""
+        return otlp_tasks.read(self._pool, path, runs=self._runs, max_in_flight=self._max_in_flight)
 
     def close(self, *, abort: bool = False) -> None:
         """Stop the worker processes and wait for them to exit; `abort` stops them without finishing their tasks."""

@@ -54,7 +54,7 @@ from otel_replay.formats.otlp_records import LAYOUTS, RecordConverter, SignalLay
 from otel_replay.model import Item, Location, Notice, ResourceData, ScopeData, Signal
 from otel_replay.values import decode_text, json_type, show
 
-__all__ = ["NAME", "read", "sniff"]
+__all__ = ["CHUNK_BYTES", "NAME", "parse_line", "read", "read_line", "read_rest", "sniff"]
 
 NAME: Final = "otlp-json"
 
@@ -65,6 +65,8 @@ _REQUEST_KEY: Final = (
 _BATCHES_KEY: Final = rb'"batches"\s*:\s*\[\s*\{\s*"(?:resource|scopeSpans|scope_spans|instrumentationLibrarySpans)"'
 _SNIFF: Final = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:\[\s*)?\{\s*(?:" + _REQUEST_KEY + rb"|" + _BATCHES_KEY + rb")")
 _CHUNK_BYTES: Final = 1 << 20
+CHUNK_BYTES: Final = _CHUNK_BYTES
+"""The size of the reads from the (decompressed) file, which decides where a UTF-8 error stops the reading."""
 _SIGNAL_GUESS_CHARS: Final = 4096
 _WHITESPACE: Final = re.compile(r"[ \t\r\n]*")
 # A lone surrogate can only come from a \uD800-\uDFFF escape, since the file is valid UTF-8.
@@ -129,6 +131,43 @@ def read(path: Path) -> Iterator[Item]:
             yield from _read_document(converter, document)
 
 
+def read_rest(converter: RecordConverter, file: BinaryIO, *, line: int, documents: int, offset: int) -> Iterator[Item]:
+    """Yield the records of an OTLP/JSON file from a line on, as `read` yields them after the lines before it.
+
+    The caller read the lines before it one document per line: `file` is at byte `offset`
+    of the decompressed file, the start of line `line`, after `documents` documents, and
+    `converter` numbered their records and holds their resources and scopes.
+    """
+    for document in _Documents(converter.path, file, line=line, count=documents, offset=offset):
+        yield from _read_document(converter, document)
+
+
+def parse_line(text: str) -> tuple[object, bool] | None:
+    """Parse a line of one JSON document as `read` does; return the value and whether it has lone surrogates.
+
+    `text` starts at the document and ends before the line break. Return None when the line is not one
+    JSON value on its own, which `read` reports or reads on from across lines.
+    """
+    try:
+        return orjson.loads(text.rstrip()), False
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        value, end = raw_decode(_DECODER, text, 0)
+    except json.JSONDecodeError:
+        return None
+    if _WHITESPACE.fullmatch(text, end) is None:
+        return None
+    return value, _SURROGATE_ESCAPE.search(text, 0, end) is not None
+
+
+def read_line(
+    converter: RecordConverter, value: object, *, line: int, number: int, lone_surrogates: bool
+) -> Iterator[Item]:
+    """Yield the records of one document that `parse_line` parsed, the `number`-th of the file, at `line`."""
+    yield from _read_document(converter, _Document(value, line, number, lone_surrogates))
+
+
 @dataclass(frozen=True, slots=True)
 class _Document:
     """One top-level JSON value of the file and where it starts."""
@@ -148,17 +187,21 @@ class _Documents:
     buffer and more of the file is read until the value is complete.
     """
 
-    def __init__(self, path: Path, file: BinaryIO) -> None:
+    def __init__(self, path: Path, file: BinaryIO, *, line: int = 1, count: int = 0, offset: int = 0) -> None:
         self._path = path
         self._file = file
-        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        # A byte order mark is only read at the start of the file.
+        self._decoder = codecs.getincrementaldecoder("utf-8" if offset else "utf-8-sig")()
         self._buffer = ""
         self._position = 0
-        self._line = 1
-        self._consumed_bytes = 0
+        self._line = line
+        self._consumed_bytes = offset
+        # Reading from `offset` on, the first read ends where it would have from the file's start,
+        # so that a UTF-8 error stops the reading after the same documents.
+        self._next_read = _CHUNK_BYTES - offset % _CHUNK_BYTES
         self._eof = False
         self._in_array = False
-        self._count = 0
+        self._count = count
         self._one_per_line = True  # every document so far was on a line of its own
 
     def __iter__(self) -> Iterator[_Document]:
@@ -307,7 +350,8 @@ class _Documents:
         self._position = 0
 
         before = len(self._buffer)
-        data = self._read_bytes(max(_CHUNK_BYTES, at_least))
+        data = self._read_bytes(max(self._next_read, at_least))
+        self._next_read = _CHUNK_BYTES
         if data:
             self._buffer += self._decode(data, final=False)
         else:

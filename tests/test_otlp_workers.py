@@ -1,0 +1,243 @@
+"""Replaying OTLP/JSON lines with worker processes sends the same requests and summary as one process."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_replay.encode import EncodedRun
+from otel_replay.formats import otlp_json
+from otel_replay.model import LogData, Notice, Skipped, SpanData
+from otel_replay.otlp_tasks import TASK_CHARS
+from otel_replay.receiver import OTLPReceiver
+from otel_replay.workers import WorkerPool
+from tests.conftest import run_cli
+
+BASE_NANO = 1_796_413_207_753_123_456
+RESOURCES: list[dict[str, Any]] = [
+    {"attributes": [{"key": "service.name", "value": {"stringValue": "checkout"}}]},
+    {
+        "attributes": [{"key": "service.name", "value": {"stringValue": "cart"}}],
+        # Not carried, so the reader notes it the first time the file has this resource.
+        "entityRefs": [{"type": "host", "idKeys": ["host.name"]}],
+    },
+    {"attributes": [{"key": "service.name", "value": {"stringValue": "payments"}}], "droppedAttributesCount": 2},
+]
+SCOPES: list[dict[str, Any]] = [
+    {"name": "http"},
+    {"name": "db", "version": "1.2.0", "attributes": [{"key": "pool", "value": {"intValue": "4"}}]},
+]
+LINES = 700  # about 4 KiB each, so a file holds about ten tasks
+
+
+def _span(rng: random.Random, trace: int, number: int) -> dict[str, Any]:
+    span: dict[str, Any] = {
+        "traceId": f"{trace:032x}",
+        "spanId": f"{trace * 64 + number + 1:016x}",
+        "name": f"operation-{number % 7}",
+        "kind": rng.choice([1, 2, 3]),
+        "startTimeUnixNano": str(BASE_NANO + number * 1_000_000),
+        "endTimeUnixNano": str(BASE_NANO + number * 1_000_000 + 500_123),
+        "attributes": [
+            {"key": "http.status_code", "value": {"intValue": str(rng.choice([200, 404, 500]))}},
+            {"key": "peer", "value": {"stringValue": f"host-{rng.randrange(5)}"}},
+        ],
+        "status": {"code": rng.choice([0, 1, 2])},
+    }
+    if number:
+        # Some parents are in other lines, and so in other tasks, some nowhere.
+        parent = rng.choice([trace * 64 + 1, trace * 64 + number, 0xDEAD00 + trace])
+        span["parentSpanId"] = f"{parent:016x}"
+    return span
+
+
+def _log(rng: random.Random, trace: int, number: int) -> dict[str, Any]:
+    return {
+        "timeUnixNano": str(BASE_NANO + number * 1_000),
+        "observedTimeUnixNano": str(BASE_NANO + number * 1_000 + 7),
+        "severityNumber": rng.choice([5, 9, 17]),
+        "severityText": "INFO",
+        "body": {"stringValue": f"message {number % 11} of {trace}"},
+        "attributes": [{"key": "attempt", "value": {"intValue": str(number % 3)}}],
+        "traceId": f"{trace:032x}",
+        "spanId": f"{trace * 64 + number + 1:016x}",
+    }
+
+
+def _request(rng: random.Random, signal: str, trace: int) -> dict[str, Any]:
+    make = _span if signal == "traces" else _log
+    records = "spans" if signal == "traces" else "logRecords"
+    groups = []
+    number = 0
+    for resource in rng.sample(RESOURCES, rng.choice([1, 2])):
+        scope_groups = []
+        for scope in rng.sample(SCOPES, rng.choice([1, 2])):
+            count = rng.randrange(3, 9)
+            scope_groups.append({"scope": scope, records: [make(rng, trace, number + n) for n in range(count)]})
+            number += count
+        key = "scopeSpans" if signal == "traces" else "scopeLogs"
+        groups.append({"resource": resource, key: scope_groups})
+    return {"resourceSpans" if signal == "traces" else "resourceLogs": groups}
+
+
+def _lines(signal: str, *, odd: bool = False, seed: int = 7) -> list[str]:
+    """Return the lines of an OTLP/JSON lines file, with duplicate lines, and odd lines when `odd` is set."""
+    rng = random.Random(seed)
+    lines = [json.dumps(_request(rng, signal, trace), separators=(",", ":")) for trace in range(1, LINES + 1)]
+    for position in range(30, LINES, 97):
+        lines.insert(position, lines[position - 20])  # a duplicate of a line of an earlier task
+    if odd:
+        # A lone surrogate escape, which orjson rejects, in a record and in a resource.
+        lines[40] = lines[40].replace('"INFO"', '"IN\\ud800FO"').replace('"http"', '"ht\\udc00tp"')
+        lines.insert(60, "")
+        lines.insert(61, "   ")
+        invalid_span = json.dumps(_request(rng, signal, 9999)).replace('"traceId": "', '"traceId": "zz', 1)
+        lines.insert(120, invalid_span)
+        lines.insert(150, '{"resourceSpans": [], "note": 1}')
+        lines.insert(151, "{}")
+        lines.insert(LINES // 2, '{"resourceSpans": [{"resource": ')  # not JSON: the rest is read in one process
+    return lines
+
+
+def _write(path: Path, lines: list[str], *, truncate: bool = False) -> Path:
+    text = "\n".join(lines) + "\n"
+    if truncate:
+        text = text[: -len(lines[-1]) // 2]
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _replay(receiver: OTLPReceiver, *args: str | Path) -> tuple[list[bytes], dict[str, object], str, int]:
+    receiver.received.traces.clear()
+    receiver.received.logs.clear()
+    receiver.received.metrics.clear()
+    result = run_cli("replay", *args, "--endpoint", receiver.url, "--json")
+    requests = [
+        request.SerializeToString()
+        for request in receiver.received.traces + receiver.received.logs + receiver.received.metrics
+    ]
+    return requests, json.loads(result.stdout), result.stderr, result.exit_code
+
+
+def _assert_like_one_process(receiver: OTLPReceiver, *args: str | Path) -> tuple[list[bytes], dict[str, object]]:
+    serial = _replay(receiver, *args, "--workers", "1")
+    parallel = _replay(receiver, *args, "--workers", "2")
+
+    assert serial[0]
+    assert parallel[0] == serial[0]
+    assert parallel[1] == serial[1]
+    assert parallel[2] == serial[2]
+    assert parallel[3] == serial[3]
+    return serial[0], serial[1]
+
+
+@pytest.mark.parametrize("signal", ["traces", "logs"])
+@pytest.mark.parametrize("batch_size", ["512", "7"])
+def test_otlp_workers_send_same_requests(tmp_path: Path, receiver: OTLPReceiver, signal: str, batch_size: str) -> None:
+    """Lines of several tasks, with duplicates, resources and scopes shared across tasks, give the same bytes."""
+    lines = _lines(signal)
+    path = _write(tmp_path / f"{signal}.jsonl", lines)
+    # Log records repeat only across files, as CodeMachine's latest file repeats a session file.
+    repeated = _write(tmp_path / f"{signal}-again.jsonl", lines[100:400])
+    assert path.stat().st_size > 4 * TASK_CHARS
+
+    _, summary = _assert_like_one_process(receiver, path, repeated, "--batch-size", batch_size)
+
+    assert '"duplicate"' in json.dumps(summary)
+
+
+@pytest.mark.parametrize("signal", ["traces", "logs"])
+@pytest.mark.parametrize("truncate", [False, True])
+def test_otlp_workers_odd_lines(tmp_path: Path, receiver: OTLPReceiver, signal: str, *, truncate: bool) -> None:
+    """Lone surrogates, blank lines, invalid records, ignored objects, a line that is not JSON and a
+    truncated last line give the same requests, summary, warnings and exit status as one process."""
+    path = _write(tmp_path / f"{signal}.jsonl", _lines(signal, odd=True), truncate=truncate)
+
+    _assert_like_one_process(receiver, path)
+
+
+def test_otlp_workers_gzip(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """A compressed file is cut into the same lines after decompression."""
+    path = _write(tmp_path / "spans.jsonl.gz", _lines("traces", odd=True), truncate=True)
+
+    _assert_like_one_process(receiver, path)
+
+
+def test_otlp_workers_byte_order_mark(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """A byte order mark and blank lines before the first request keep the line numbers and offsets."""
+    path = tmp_path / "logs.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf\n \n" + _write(tmp_path / "plain.jsonl", _lines("logs", odd=True)).read_bytes())
+
+    _assert_like_one_process(receiver, path)
+
+
+def test_otlp_workers_invalid_utf8(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """A byte that is not UTF-8 stops the reading after the same records, with the same error."""
+    data = bytearray(_write(tmp_path / "spans.jsonl", _lines("traces")).read_bytes())
+    data[len(data) * 2 // 3] = 0xFF
+    path = tmp_path / "damaged.jsonl"
+    path.write_bytes(bytes(data))
+
+    _assert_like_one_process(receiver, path)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--service", "cart"],
+        ["--trace-id", f"{100:032x}"],
+        ["--since", "2026-12-04T19:40:07.763Z"],  # a time in the middle of each request
+        ["--name", "operation-3"],
+    ],
+)
+def test_otlp_workers_filter_like_one_process(tmp_path: Path, receiver: OTLPReceiver, options: list[str]) -> None:
+    """Filters look at each record that the workers decoded, as at the records of one process."""
+    path = _write(tmp_path / "spans.jsonl", _lines("traces", odd=True))
+    logs = _write(tmp_path / "logs.jsonl", _lines("logs"))
+
+    _assert_like_one_process(receiver, path, logs, *options)
+
+
+def test_otlp_workers_not_telemetry(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """A file whose first line is not an export request is reported as in one process."""
+    path = _write(tmp_path / "other.jsonl", ['{"name": "not a request"}', *_lines("traces")[:50]])
+
+    serial = _replay(receiver, path, "--workers", "1", "--format", "otlp-json")
+    parallel = _replay(receiver, path, "--workers", "2", "--format", "otlp-json")
+
+    assert parallel == serial
+    assert serial[3] != 0
+
+
+def test_otlp_workers_encode_in_runs(tmp_path: Path) -> None:
+    """The workers hand over most records as runs, in the order and numbering of the one-process reader."""
+    path = _write(tmp_path / "spans.jsonl", _lines("traces", odd=True))
+    expected = list(otlp_json.read(path))
+
+    pool = WorkerPool(2, runs=True)
+    try:
+        items = list(pool.read_otlp_json(path))
+    finally:
+        pool.close()
+
+    runs = [item for item in items if isinstance(item, EncodedRun)]
+    assert len(runs) > 10
+    indexes: list[int] = []
+    for item in items:
+        if isinstance(item, EncodedRun):
+            indexes.extend(range(item.start, item.start + item.record_count))
+        elif isinstance(item, SpanData | LogData | Skipped):
+            indexes.append(item.location.index or 0)
+    expected_indexes = [item.location.index for item in expected if not isinstance(item, Notice)]
+    assert indexes == expected_indexes
+    assert [item for item in items if isinstance(item, Notice)] == [
+        item for item in expected if isinstance(item, Notice)
+    ]
