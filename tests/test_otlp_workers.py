@@ -5,11 +5,14 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from otel_replay import otlp_tasks
 from otel_replay.encode import EncodedRun
 from otel_replay.formats import otlp_json
 from otel_replay.model import LogData, Notice, Skipped, SpanData
@@ -32,7 +35,7 @@ SCOPES: list[dict[str, Any]] = [
     {"name": "http"},
     {"name": "db", "version": "1.2.0", "attributes": [{"key": "pool", "value": {"intValue": "4"}}]},
 ]
-LINES = 700  # about 4 KiB each, so a file holds about ten tasks
+LINES = 700  # about 4 KiB each, so a file makes about eleven tasks
 
 
 def _span(rng: random.Random, trace: int, number: int) -> dict[str, Any]:
@@ -87,7 +90,7 @@ def _request(rng: random.Random, signal: str, trace: int) -> dict[str, Any]:
 
 def _lines(signal: str, *, odd: bool = False, seed: int = 7) -> list[str]:
     """Return the lines of an OTLP/JSON lines file, with duplicate lines, and odd lines when `odd` is set."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311  # test data, not secrets
     lines = [json.dumps(_request(rng, signal, trace), separators=(",", ":")) for trace in range(1, LINES + 1)]
     for position in range(30, LINES, 97):
         lines.insert(position, lines[position - 20])  # a duplicate of a line of an earlier task
@@ -241,3 +244,31 @@ def test_otlp_workers_encode_in_runs(tmp_path: Path) -> None:
     assert [item for item in items if isinstance(item, Notice)] == [
         item for item in expected if isinstance(item, Notice)
     ]
+
+
+class _CountingExecutor(ThreadPoolExecutor):
+    """A one-thread executor that counts the tasks submitted to it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.submitted = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_otlp_workers_read_ahead_is_bounded(tmp_path: Path) -> None:
+    """The main process submits at most `max_in_flight` tasks ahead of the records handed out."""
+    path = _write(tmp_path / "spans.jsonl", _lines("traces"))
+    executor = _CountingExecutor()
+    try:
+        records = otlp_tasks.read(executor, path, runs=True, max_in_flight=3)
+        first = next(records)
+        records.close()
+    finally:
+        executor.shutdown()
+
+    assert isinstance(first, EncodedRun)
+    assert path.stat().st_size > 8 * TASK_CHARS
+    assert executor.submitted == 3

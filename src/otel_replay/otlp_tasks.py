@@ -14,11 +14,11 @@ first time the task meets it, and refers to it by a slot number after that. The 
 keeps one object per key for the whole file, so records of different tasks share it again,
 and gives the notices that came with a key only from the task that met the key first.
 
-A line the workers cannot take alone (not one JSON value, a document across lines, longer
-than the record size limit, or one that stops the reading), a read or UTF-8 error, and a file
-that does not start with ``{`` end the parallel reading. The main process then reads the rest
-of the file itself with `otlp_json.read_rest`, from the start of that line and with the same
-record numbers, resources and scopes, so it reports it as the one-process reader does.
+Some input ends the parallel reading: a line that is not one JSON value on its own, a line
+longer than the record size limit, a document that stops the reading, a read or UTF-8 error,
+and a file that does not start with ``{``. The main process then reads the rest of the file
+itself with `otlp_json.read_rest`, from the start of that line and with the same record
+numbers, resources and scopes, so it reports the problem as the one-process reader does.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ class _TaskResult:
 
 @dataclass(frozen=True, slots=True)
 class _Task:
-    """What the main process keeps of a submitted task: its text and where it starts in the file."""
+    """A submitted task as the main process keeps it: its text and where the text starts in the file."""
 
     text: str
     line: int
@@ -361,7 +361,7 @@ def _renumbered(item: Skipped | Notice, base: int) -> Skipped | Notice:
 
 
 def _decode_task(path: Path, text: str, line: int, first: bool, runs: bool, limit: int) -> _TaskResult:
-    """Decode the lines of `text`, the first at `line`; `first` says that no document comes before them."""
+    """Decode the lines of `text`, the first at `line`; `first` is set when no document comes before them."""
     global _encoder  # noqa: PLW0603  # one per worker process keeps its caches
     if _encoder is None:
         _encoder = RequestEncoder()
@@ -455,7 +455,9 @@ class _Results:
         self._encoder = encoder
         self._runs = runs
         self._run: _Columns | None = None
-        self._held: tuple[SpanData | LogData, int, int] | None = None  # a record that may be followed by notices
+        self._pending_record: tuple[SpanData | LogData, int, int] | None = (
+            None  # a record that may be followed by notices
+        )
 
     def add(self, item: Item, converter: _TaskConverter) -> None:
         """Add a record, skipped record or notice that the reader yielded."""
@@ -476,7 +478,7 @@ class _Results:
             self._end_run()
             self.list.append(_Metric(resource, scope, item))
         elif self._runs:
-            self._held = (item, resource, scope)
+            self._pending_record = (item, resource, scope)
         else:
             self.list.append(self._result(item, resource, scope))
 
@@ -488,11 +490,11 @@ class _Results:
         return _TaskResult(self.list, records, documents, recheck)
 
     def _release(self, *, alone: bool) -> None:
-        """Add the held record: on its own when notices follow it, else to the current run."""
-        held, self._held = self._held, None
-        if held is None:
+        """Add the pending record: on its own when notices follow it, else to the current run."""
+        pending, self._pending_record = self._pending_record, None
+        if pending is None:
             return
-        record, resource, scope = held
+        record, resource, scope = pending
         if alone:
             self._end_run()
             self.list.append(self._result(record, resource, scope))
