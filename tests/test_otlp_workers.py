@@ -209,6 +209,29 @@ def test_otlp_workers_filter_like_one_process(tmp_path: Path, receiver: OTLPRece
     _assert_like_one_process(receiver, path, logs, *options)
 
 
+def _metrics_line(number: int) -> str:
+    points = [{"asInt": str(number + point), "timeUnixNano": str(BASE_NANO + point)} for point in range(3)]
+    metric = {"name": f"queue.depth.{number % 4}", "unit": "1", "gauge": {"dataPoints": points}}
+    request = {"resourceMetrics": [{"resource": RESOURCES[number % 3], "scopeMetrics": [{"metrics": [metric]}]}]}
+    return json.dumps(request)
+
+
+def test_otlp_workers_mixed_signals(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """Lines of spans, log records and metrics in one file keep their order, resources and counts."""
+    lines = [line for pair in zip(_lines("traces"), _lines("logs", seed=8), strict=True) for line in pair]
+    metrics_lines = range(5, len(lines), 50)
+    for position in metrics_lines:
+        lines.insert(position, _metrics_line(position))
+    path = _write(tmp_path / "mixed.jsonl", lines)
+
+    requests, summary = _assert_like_one_process(receiver, path)
+
+    signals: Any = summary["signals"]
+    assert len(requests) > 3
+    assert signals["metrics"]["sent"] == 3 * len(metrics_lines)
+    assert signals["logs"]["sent"] > 0
+
+
 def test_otlp_workers_not_telemetry(tmp_path: Path, receiver: OTLPReceiver) -> None:
     """A file whose first line is not an export request is reported as in one process."""
     path = _write(tmp_path / "other.jsonl", ['{"name": "not a request"}', *_lines("traces")[:50]])

@@ -183,6 +183,8 @@ class _Reader:
             for future, _ in self._pending:
                 future.cancel()
         if restart is not None:
+            # TODO: go back to the workers after the line that stopped them; the rest of the file is
+            # read in one process because the reader's position after a document is in characters.
             yield from self._read_rest(*restart)
 
     def _read_tasks(self, file: BinaryIO) -> Generator[Item | EncodedRun, None, tuple[int, int] | None]:

@@ -1,7 +1,5 @@
 """Decode and encode CodeMachine records in worker processes, so a replay uses more than one core.
 
-OTLP/JSON lines files take the same pool through `otlp_tasks`; this docstring describes CodeMachine files.
-
 The main process streams a file and cuts it into texts of many records each, at the lines
 that close them, without parsing them. Workers split the texts, parse, decode and encode
 each record into its protobuf message. They send back the IDs that deduplication and the
@@ -14,6 +12,8 @@ are in flight, so a slow receiver stops the reading instead of letting memory gr
 With ``runs=True`` a worker returns consecutive records as one `encode.EncodedRun` in
 columns, which the main process takes as a whole; otherwise it returns one result per record,
 for replays whose filters, pacing or ledger look at each record.
+
+`WorkerPool.read_otlp_json` reads OTLP/JSON lines files in the same processes, as `otlp_tasks` describes.
 """
 
 from __future__ import annotations
