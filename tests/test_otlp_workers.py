@@ -167,6 +167,29 @@ def test_otlp_workers_odd_lines(tmp_path: Path, receiver: OTLPReceiver, signal: 
     _assert_like_one_process(receiver, path)
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "[{request}]",  # an array of documents
+        "{request} {request}",  # two documents on one line
+        "{request}\n{request}",  # a document across lines (the line break is inside it)
+        ", {request}",
+        "{request}\u00a0",  # a line that ends in a character that is not JSON whitespace
+    ],
+)
+def test_otlp_workers_line_read_in_one_process(tmp_path: Path, receiver: OTLPReceiver, odd: str) -> None:
+    """A line that is not one request on its own is left to the one-process reader, with all lines after it."""
+    lines = _lines("traces")
+    request = lines[500]
+    if "\n" in odd:
+        request = request.replace('"spans":', '\n"spans":', 1)
+        odd = "{request}"
+    lines.insert(400, odd.format(request=request))
+    path = _write(tmp_path / "spans.jsonl", lines)
+
+    _assert_like_one_process(receiver, path)
+
+
 def test_otlp_workers_gzip(tmp_path: Path, receiver: OTLPReceiver) -> None:
     """A compressed file is cut into the same lines after decompression."""
     path = _write(tmp_path / "spans.jsonl.gz", _lines("traces", odd=True), truncate=True)

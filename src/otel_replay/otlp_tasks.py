@@ -384,9 +384,9 @@ def _decode_lines(
         body = line_text.lstrip(" \t\r")
         if not body:
             continue
-        # The reader skips a line over the limit and reports a file that does not start with an
-        # object; both are left to it.
-        if len(body) > limit or (first and documents == 0 and body[0] != "{"):
+        # The reader skips a line over the limit, and a line that opens with something else than
+        # an object may start an array of documents, so both are left to it.
+        if len(body) > limit or body[0] != "{":
             return results.finish(converter.next_index, documents, line)
         parsed = otlp_json.parse_line(body)
         if parsed is None:
