@@ -190,6 +190,18 @@ def test_otlp_workers_line_read_in_one_process(tmp_path: Path, receiver: OTLPRec
     _assert_like_one_process(receiver, path)
 
 
+def test_otlp_workers_many_invalid_lines(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    """More invalid lines than the workers take back leave the rest of the file to one process, as it reads it."""
+    lines = _lines("logs")
+    for position in range(10, LINES, 25):
+        lines.insert(position, lines[position][:-40])
+    path = _write(tmp_path / "logs.jsonl", lines)
+
+    _, summary = _assert_like_one_process(receiver, path)
+
+    assert '"invalid": 28' in json.dumps(summary)
+
+
 def test_otlp_workers_gzip(tmp_path: Path, receiver: OTLPReceiver) -> None:
     """A compressed file is cut into the same lines after decompression."""
     path = _write(tmp_path / "spans.jsonl.gz", _lines("traces", odd=True), truncate=True)
@@ -278,7 +290,11 @@ def test_otlp_workers_encode_in_runs(tmp_path: Path) -> None:
         pool.close()
 
     runs = [item for item in items if isinstance(item, EncodedRun)]
+    not_json = [item for item in items if isinstance(item, Skipped) and "not valid JSON" in item.message]
     assert len(runs) > 10
+    assert len(not_json) == 1
+    # After the line that is not JSON, one process reads the next line and hands the rest back.
+    assert runs[-1].start > (not_json[0].location.index or 0) + 1
     indexes: list[int] = []
     for item in items:
         if isinstance(item, EncodedRun):

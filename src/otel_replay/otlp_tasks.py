@@ -14,11 +14,13 @@ first time the task meets it, and refers to it by a slot number after that. The 
 keeps one object per key for the whole file, so records of different tasks share it again,
 and gives the notices that came with a key only from the task that met the key first.
 
-Some input ends the parallel reading: a line that is not one JSON value on its own, a line
+Some input stops the parallel reading: a line that is not one JSON object on its own, a line
 longer than the record size limit, a document that stops the reading, a read or UTF-8 error,
-and a file that does not start with ``{``. The main process then reads the rest of the file
-itself with `otlp_json.read_rest`, from the start of that line and with the same record
-numbers, resources and scopes, so it reports the problem as the one-process reader does.
+and a file that does not start with ``{``. The main process then reads the file itself with
+`otlp_json.read_rest`, from the start of that line and with the same record numbers,
+resources and scopes, so it reports the problem as the one-process reader does. After the
+next document that ends its line, the lines after it go back to the workers, at most
+`_MAX_HAND_BACKS` times per file.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ __all__ = ["TASK_CHARS", "read"]
 
 TASK_CHARS: Final = 256 * 1024  # characters of whole lines per task: a few hundred requests of the Collector
 _LEADING_WHITESPACE: Final = re.compile(r"[ \t\r\n]*")  # what the reader skips between documents
+_MAX_HAND_BACKS: Final = 16  # times a file goes back to the workers after a line read in this process
 _pack_fingerprint: Final = FINGERPRINTS.pack
 _NO_PARENT: Final = bytes(FINGERPRINTS.size)
 _encoder: RequestEncoder | None = None  # one per worker process, which keeps its caches
@@ -176,27 +179,44 @@ class _Reader:
 
     def items(self) -> Iterator[Item | EncodedRun]:
         """Yield the file's records in order."""
-        try:
-            with open_binary(self._path) as file:
-                restart = yield from self._read_tasks(file)
-        finally:
-            for future, _ in self._pending:
-                future.cancel()
-        if restart is not None:
-            # TODO: go back to the workers after the line that stopped them; the rest of the file is
-            # read in one process because the reader's position after a document is in characters.
-            yield from self._read_rest(*restart)
+        restart: tuple[int, int] | None = (1, 0)
+        hand_backs = 0
+        while restart is not None:
+            try:
+                with open_binary(self._path) as file:
+                    _skip_bytes(file, restart[1])
+                    restart = yield from self._read_tasks(file, *restart)
+            finally:
+                for future, _ in self._pending:
+                    future.cancel()
+                self._pending.clear()
+            if restart is None:
+                return
+            # Each return to the workers reads the file again up to where they go on, so a
+            # file with many such lines is read in one process after the first few.
+            hand_backs += 1
+            restart = yield from self._read_rest(*restart, hand_back=hand_backs <= _MAX_HAND_BACKS)
 
-    def _read_tasks(self, file: BinaryIO) -> Generator[Item | EncodedRun, None, tuple[int, int] | None]:
-        """Submit the file's lines as tasks and yield their records; return the line and offset to read on from."""
-        decoder = codecs.getincrementaldecoder("utf-8-sig")()
-        started = False
+    def _read_tasks(
+        self, file: BinaryIO, line: int, offset: int
+    ) -> Generator[Item | EncodedRun, None, tuple[int, int] | None]:
+        """Submit the file's lines from `line`, at byte `offset`, as tasks and yield their records.
+
+        Return the line and byte offset to read on from in this process, if needed.
+        """
+        self._text, self._line, self._offset = "", line, offset
+        # A byte order mark is only read at the start of the file.
+        decoder = codecs.getincrementaldecoder("utf-8" if offset else "utf-8-sig")()
+        started = offset > 0
+        # The reads end where those of `otlp_json.read` do, so a UTF-8 error stops after the same lines.
+        size = otlp_json.CHUNK_BYTES - offset % otlp_json.CHUNK_BYTES
         while True:
             try:
-                data = file.read(otlp_json.CHUNK_BYTES)
+                data = file.read(size)
                 chunk = decoder.decode(data, final=not data)
             except Exception:  # noqa: BLE001  # reading the file again from this line reports it as `otlp_json.read` does
                 return (yield from self._drain())
+            size = otlp_json.CHUNK_BYTES
             if not started and self._offset == 0 and data.startswith(codecs.BOM_UTF8):
                 self._offset = len(codecs.BOM_UTF8)
             self._text += chunk
@@ -248,7 +268,8 @@ class _Reader:
 
     def _submit(self, task: _Task) -> None:
         # The first task starts at the first document, after any blank lines.
-        arguments = (self._path, task.text, task.line, self._submitted == 0, self._runs, self._limit)
+        first = self._submitted == 0 and self._documents == 0
+        arguments = (self._path, task.text, task.line, first, self._runs, self._limit)
         self._pending.append((self._executor.submit(_decode_task, *arguments), task))
         self._submitted += 1
 
@@ -331,19 +352,33 @@ class _Reader:
             identity=identity,
         )
 
-    def _read_rest(self, line: int, offset: int) -> Iterator[Item]:
-        """Read the file on from `line`, at byte `offset`, in this process, as `otlp_json.read` would."""
+    def _read_rest(self, line: int, offset: int, *, hand_back: bool) -> Generator[Item, None, tuple[int, int] | None]:
+        """Read the file on from `line`, at byte `offset`, in this process, as `otlp_json.read` would.
+
+        With `hand_back`, return the line and byte offset where the workers can go on, if any.
+        """
         converter = RecordConverter(
             self._path, next_index=self._records, resources=self._resources, scopes=self._scopes
         )
         with open_binary(self._path) as file:
-            remaining = offset
-            while remaining > 0:
-                data = file.read(min(remaining, otlp_json.CHUNK_BYTES))
-                if not data:
-                    break
-                remaining -= len(data)
-            yield from otlp_json.read_rest(converter, file, line=line, documents=self._documents, offset=offset)
+            _skip_bytes(file, offset)
+            following = yield from otlp_json.read_rest(
+                converter, file, line=line, documents=self._documents, offset=offset, hand_back=hand_back
+            )
+        self._records = converter.next_index
+        if following is None:
+            return None
+        line, offset, self._documents = following
+        return line, offset
+
+
+def _skip_bytes(file: BinaryIO, size: int) -> None:
+    """Read past the first `size` bytes of a file, which were read before without an error."""
+    while size > 0:
+        data = file.read(min(size, otlp_json.CHUNK_BYTES))
+        if not data:
+            return
+        size -= len(data)
 
 
 def _renumbered_location(location: Location, base: int) -> Location:

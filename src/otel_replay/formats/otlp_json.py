@@ -25,7 +25,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Final, TypeAlias
@@ -69,6 +69,7 @@ CHUNK_BYTES: Final = _CHUNK_BYTES
 """The size of the reads from the (decompressed) file, which decides where a UTF-8 error stops the reading."""
 _SIGNAL_GUESS_CHARS: Final = 4096
 _WHITESPACE: Final = re.compile(r"[ \t\r\n]*")
+_LINE_END: Final = re.compile(r"[ \t\r]*\n")
 # A lone surrogate can only come from a \uD800-\uDFFF escape, since the file is valid UTF-8.
 _SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
@@ -131,15 +132,26 @@ def read(path: Path) -> Iterator[Item]:
             yield from _read_document(converter, document)
 
 
-def read_rest(converter: RecordConverter, file: BinaryIO, *, line: int, documents: int, offset: int) -> Iterator[Item]:
+def read_rest(
+    converter: RecordConverter, file: BinaryIO, *, line: int, documents: int, offset: int, hand_back: bool = False
+) -> Generator[Item, None, tuple[int, int, int] | None]:
     """Yield the records of an OTLP/JSON file from a line on, as `read` yields them after the lines before it.
 
     The caller read the lines before it one document per line: `file` is at byte `offset`
     of the decompressed file, the start of line `line`, after `documents` documents, and
-    `converter` numbered their records and holds their resources and scopes.
+    `converter` numbered their records and contains their resources and scopes.
+
+    With `hand_back`, stop after the first document that ends its line while every document
+    had a line of its own, and return the next line's number, its byte offset and the number
+    of documents read, for the caller to go on from there.
     """
-    for document in _Documents(converter.path, file, line=line, count=documents, offset=offset):
+    reader = _Documents(converter.path, file, line=line, count=documents, offset=offset)
+    for document in reader:
         yield from _read_document(converter, document)
+        following = reader.following_line() if hand_back else None
+        if following is not None:
+            return following
+    return None
 
 
 def parse_line(text: str) -> tuple[object, bool] | None:
@@ -213,6 +225,22 @@ class _Documents:
             value, has_lone_surrogates = self._next_value()
             self._count += 1
             yield _Document(value, line, self._count, has_lone_surrogates)
+
+    def following_line(self) -> tuple[int, int, int] | None:
+        """Return the next line's number and byte offset and the documents read, if `read_rest` may stop here.
+
+        That is after a document that ends its line, when no document so far took several lines
+        and no top-level array is open. Return None otherwise.
+        """
+        if self._in_array or not self._one_per_line:
+            return None
+        line_end = _LINE_END.match(self._buffer, self._position)
+        if line_end is None:
+            return None
+        rest = self._buffer[line_end.end() :]
+        undecoded = len(self._decoder.getstate()[0])
+        offset = self._consumed_bytes - undecoded - (len(rest) if rest.isascii() else len(rest.encode()))
+        return self._line + 1, offset, self._count
 
     def _skip_separators(self) -> bool:
         """Move to the start of the next document; return False at the end of the file."""
