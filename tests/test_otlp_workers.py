@@ -334,3 +334,15 @@ def test_otlp_workers_read_ahead_is_bounded(tmp_path: Path) -> None:
     assert isinstance(first, EncodedRun)
     assert path.stat().st_size > 8 * TASK_CHARS
     assert executor.submitted == 3
+
+
+def test_otlp_workers_without_executor(tmp_path: Path) -> None:
+    """Without worker processes the file is read by the one-process reader itself."""
+    path = _write(tmp_path / "logs.jsonl", _lines("logs", odd=True))
+
+    items = list(otlp_tasks.read(None, path, runs=True, max_in_flight=3))
+    expected = list(otlp_json.read(path))
+
+    # Records compare their resources by identity, so they are compared by type and place.
+    assert [(type(item), item.location) for item in items] == [(type(item), item.location) for item in expected]
+    assert not any(isinstance(item, EncodedRun) for item in items)

@@ -149,12 +149,15 @@ class _Task:
     """The byte offset of the text in the decompressed file."""
 
 
-def read(executor: Executor, path: Path, *, runs: bool, max_in_flight: int) -> Iterator[Item | EncodedRun]:
+def read(executor: Executor | None, path: Path, *, runs: bool, max_in_flight: int) -> Iterator[Item | EncodedRun]:
     """Yield the records of an OTLP/JSON file as `otlp_json.read` does, with its lines decoded in `executor`.
 
     With ``runs=True``, consecutive records without notices come as `EncodedRun` objects.
     At most `max_in_flight` tasks are queued or running, so a slow receiver stops the reading.
+    Without an executor, `otlp_json.read` reads the file in this process.
     """
+    if executor is None:
+        return otlp_json.read(path)
     return _Reader(executor, path, runs=runs, max_in_flight=max_in_flight).items()
 
 
