@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -292,7 +293,13 @@ def span_texts(draw: st.DrawFn) -> str:
 @given(text=span_texts())
 def test_plain_text_matches_full_path(text: str) -> None:
     """A span read from its text with orjson gives the full path's result on the exactly parsed text, or is declined."""
-    plain = PlainSpanEncoder().encode_text(INDEX, text)
+    try:
+        plain = PlainSpanEncoder().encode_text(INDEX, text)
+    except orjson.JSONDecodeError:
+        # orjson rejects a lone surrogate escape, which json.dumps writes for such a key. The
+        # workers then hand the text back to the main process, which reads it exactly.
+        assert "\\ud" in text
+        return
     if plain is None:
         return
 

@@ -359,21 +359,25 @@ def test_newest_lands_at_now(newest: int, span: int, now: int) -> None:
 
 
 DAY = 24 * HOUR
+AGE_NOW = 30 * DAY  # late enough that records 9 days older still have a positive time
 
 
 @pytest.mark.parametrize(
     ("records", "expected"),
     [
-        ([_log(NOW - 8 * DAY, 0)], ["reject_old_samples_max_age: 168h"]),
-        ([_log(NOW - 2 * HOUR, 0)], ["too_far_behind"]),
-        ([_log(NOW - 30 * 60 * SECOND, 0)], []),
-        ([_log(0, NOW - 2 * HOUR)], ["too_far_behind"]),
+        ([_log(AGE_NOW - 8 * DAY, 0)], ["reject_old_samples_max_age: 168h"]),
+        ([_log(AGE_NOW - 2 * HOUR, 0)], ["too_far_behind"]),
+        ([_log(AGE_NOW - 30 * 60 * SECOND, 0)], []),
+        ([_log(0, AGE_NOW - 2 * HOUR)], ["too_far_behind"]),
         ([_log(0, 0)], []),
-        ([_span(NOW - 3 * HOUR, NOW - 2 * HOUR)], ["ingestion_time_range_slack"]),
-        ([_span(NOW - 3 * HOUR, NOW - 10 * SECOND)], []),
-        ([_log(NOW - 8 * DAY, 0), _log(NOW - 9 * DAY, 0), _log(NOW - 2 * HOUR, 0)], ["168h", "too_far_behind"]),
+        ([_span(AGE_NOW - 3 * HOUR, AGE_NOW - 2 * HOUR)], ["ingestion_time_range_slack"]),
+        ([_span(AGE_NOW - 3 * HOUR, AGE_NOW - 10 * SECOND)], []),
         (
-            [_span(NOW - 3 * HOUR, NOW - 2 * HOUR), _span(NOW - 5 * HOUR, NOW - 4 * HOUR)],
+            [_log(AGE_NOW - 8 * DAY, 0), _log(AGE_NOW - 9 * DAY, 0), _log(AGE_NOW - 2 * HOUR, 0)],
+            ["168h", "too_far_behind"],
+        ),
+        (
+            [_span(AGE_NOW - 3 * HOUR, AGE_NOW - 2 * HOUR), _span(AGE_NOW - 5 * HOUR, AGE_NOW - 4 * HOUR)],
             ["ingestion_time_range_slack"],
         ),
     ],
@@ -382,7 +386,7 @@ def test_age_warnings_table(
     records: list[SpanData | LogData], expected: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Old records warn once per backend limit, naming the limit and --shift-to-now."""
-    check = AgeCheck(NOW)
+    check = AgeCheck(AGE_NOW)
 
     for record in records:
         check.check(record)

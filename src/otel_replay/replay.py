@@ -20,7 +20,7 @@ from otel_replay.encode import FINGERPRINTS, EncodedRun
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
 from otel_replay.export import BatchExporter
 from otel_replay.filters import FILTERED, RecordFilter
-from otel_replay.formats import codemachine
+from otel_replay.formats import codemachine, otlp_json
 from otel_replay.ids import IdMapper
 from otel_replay.index import FingerprintTable
 from otel_replay.ledger import ALREADY_DELIVERED, Ledger, record_identities
@@ -80,7 +80,7 @@ class ReplayOptions:
     ledger: Ledger | None = None
     """Records that earlier runs delivered, to skip."""
     workers: int | None = 1
-    """Processes that decode and encode CodeMachine trace and log files; 1 reads in this process,
+    """Processes that decode and encode CodeMachine and OTLP/JSON files; 1 reads in this process,
     None picks `default_workers` for the input."""
 
 
@@ -193,7 +193,7 @@ def _worker_pool(
     changes_records: bool,
     interleaved: bool,
 ) -> WorkerPool | None:
-    """Return the pool that reads CodeMachine files, or None to read them one record at a time.
+    """Return the pool that reads CodeMachine and OTLP/JSON lines files, or None to read them one record at a time.
 
     With one worker the pool runs its tasks in this process.
     """
@@ -391,6 +391,8 @@ class _Run:
     def _read(self, file_format: formats.Format, path: Path) -> Iterator[Item | EncodedRun]:
         if self.pool is not None and file_format.name == codemachine.NAME:
             return self.pool.read(path)
+        if self.pool is not None and file_format.name == otlp_json.NAME:
+            return self.pool.read_otlp_json(path)
         return file_format.read(path)
 
     def _handle(self, item: Item | EncodedRun, state: _FileState) -> None:

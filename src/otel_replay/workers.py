@@ -12,6 +12,8 @@ tasks per worker are in flight, so a slow receiver stops the reading instead of 
 With ``runs=True`` a worker returns consecutive records as one `encode.EncodedRun` in
 columns, which the main process takes as a whole; otherwise it returns one result per record,
 for replays whose filters, pacing or ledger look at each record.
+
+`WorkerPool.read_otlp_json` reads OTLP/JSON lines files in the same processes, as `otlp_tasks` describes.
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ import sys
 import threading
 from array import array
 from collections import deque
-from collections.abc import Generator, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Generator, Iterator, Mapping
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 import orjson
 
+from otel_replay import otlp_tasks
 from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan, RequestEncoder, scope_field
 from otel_replay.formats import codemachine
 from otel_replay.formats.limits import guard, guard_items
@@ -65,6 +68,7 @@ _LogResult: TypeAlias = tuple[
 ]
 _Task: TypeAlias = tuple[Path, str, "str | None", "str | None", list["str | codemachine.Parsed"], int, bool]
 """File, array name, service, separator of the texts, texts or parsed elements, index of the first, runs."""
+_T = TypeVar("_T")
 _EMPTY_SCOPE: Final = ScopeData()
 _pack_fingerprint: Final = FINGERPRINTS.pack
 _NO_PARENT: Final = bytes(FINGERPRINTS.size)
@@ -112,7 +116,7 @@ _Result: TypeAlias = "_Run | _SpanResult | _LogResult | Item | int"
 
 
 class WorkerPool:
-    """A pool of worker processes that decode and encode CodeMachine trace and log files.
+    """A pool of worker processes that decode and encode CodeMachine and OTLP/JSON trace and log files.
 
     With one worker, the tasks run in this process, one after another, which still spares
     the per-record stages that runs skip.
@@ -121,7 +125,7 @@ class WorkerPool:
     def __init__(self, workers: int, *, runs: bool = False) -> None:
         self._runs = runs
         self._max_in_flight = max(workers, 1) * IN_FLIGHT_PER_WORKER
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Executor = _InlineExecutor()
         if workers <= 1:
             return
         # Forking is the fastest start and keeps the workers' CPU time in this process's
@@ -150,20 +154,17 @@ class WorkerPool:
         decoder: codemachine.ElementDecoder = self.decode  # type: ignore[assignment]  # runs are records in columns
         return guard(functools.partial(codemachine.read_with, decoder=decoder))(path)
 
+    def read_otlp_json(self, path: Path) -> Iterator[Item | EncodedRun]:
+        """Yield the records of an OTLP/JSON file as `otlp_json.read` does, with its lines decoded by the workers."""
+        # The workers check the nesting limit of what they decode; `guard` checks the lines that
+        # this process reads itself.
+        return guard(
+            functools.partial(otlp_tasks.read, self._pool, runs=self._runs, max_in_flight=self._max_in_flight)
+        )(path)
+
     def close(self, *, abort: bool = False) -> None:
         """Stop the worker processes and wait for them to exit; `abort` stops them without finishing their tasks."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=abort)
-
-    def _submit(self, task: _Task) -> Future[list[_Result]]:
-        if self._pool is not None:
-            return self._pool.submit(_decode_task, *task)
-        done: Future[list[_Result]] = Future()
-        try:
-            done.set_result(_decode_task(*task))
-        except Exception as error:  # noqa: BLE001  # raised by result(), as a worker's error is
-            done.set_exception(error)
-        return done
+        self._pool.shutdown(wait=True, cancel_futures=abort)
 
     def decode(
         self, path: Path, array_name: str, service: str | None, elements: codemachine.RecordTexts
@@ -198,7 +199,7 @@ class WorkerPool:
         def submit() -> None:
             nonlocal task, count, size, start
             arguments: _Task = (path, array_name, service, elements.separator, task, start, self._runs)
-            pending.append(self._submit(arguments))
+            pending.append(self._pool.submit(_decode_task, *arguments))
             start += count
             task, count, size = [], 0, 0
 
@@ -295,6 +296,18 @@ class _Assembler:
             resource = ResourceData(attributes or {})
             self._resources[key] = resource
         return resource
+
+
+class _InlineExecutor(Executor):
+    """Runs each task in this process when it is submitted: the pool of one worker."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        done: Future[_T] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as error:  # noqa: BLE001  # raised by result(), as a worker's error is
+            done.set_exception(error)
+        return done
 
 
 def _start_worker() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from otel_replay.errors import InputError, RecordError
-from otel_replay.model import AnyValue, Item, Location, LogData, MetricData, Notice, Skipped, SpanData
+from otel_replay.model import AnyValue, Location, LogData, MetricData, Notice, Skipped, SpanData
 
 _Item = TypeVar("_Item")
 
@@ -164,7 +164,7 @@ def as_record_error(error: RecordError | RecursionError, field: str = "(record)"
     return RecordError(field, TOO_DEEP)
 
 
-def guard(read: Callable[[Path], Iterator[Item]]) -> Callable[[Path], Iterator[Item]]:
+def guard(read: Callable[[Path], Iterator[_Item]]) -> Callable[[Path], Iterator[_Item]]:
     """Wrap a format's read function so that its records respect `MAX_VALUE_DEPTH`.
 
     A record with a value nested too deeply becomes an invalid `Skipped`, and the notices
@@ -172,7 +172,7 @@ def guard(read: Callable[[Path], Iterator[Item]]) -> Callable[[Path], Iterator[I
     with an `InputError` instead of a traceback.
     """
 
-    def read_guarded(path: Path) -> Iterator[Item]:
+    def read_guarded(path: Path) -> Iterator[_Item]:
         try:
             yield from guard_items(read(path))
         except RecursionError as error:

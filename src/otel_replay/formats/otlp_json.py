@@ -25,7 +25,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Final, TypeAlias
@@ -54,7 +54,7 @@ from otel_replay.formats.otlp_records import LAYOUTS, RecordConverter, SignalLay
 from otel_replay.model import Item, Location, Notice, ResourceData, ScopeData, Signal
 from otel_replay.values import decode_text, json_type, show
 
-__all__ = ["NAME", "read", "sniff"]
+__all__ = ["CHUNK_BYTES", "NAME", "parse_line", "read", "read_line", "read_rest", "sniff"]
 
 NAME: Final = "otlp-json"
 
@@ -65,8 +65,11 @@ _REQUEST_KEY: Final = (
 _BATCHES_KEY: Final = rb'"batches"\s*:\s*\[\s*\{\s*"(?:resource|scopeSpans|scope_spans|instrumentationLibrarySpans)"'
 _SNIFF: Final = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:\[\s*)?\{\s*(?:" + _REQUEST_KEY + rb"|" + _BATCHES_KEY + rb")")
 _CHUNK_BYTES: Final = 1 << 20
+CHUNK_BYTES: Final = _CHUNK_BYTES
+"""The size of the reads from the (decompressed) file, which decides where a UTF-8 error stops the reading."""
 _SIGNAL_GUESS_CHARS: Final = 4096
 _WHITESPACE: Final = re.compile(r"[ \t\r\n]*")
+_LINE_END: Final = re.compile(r"[ \t\r]*\n")
 # A lone surrogate can only come from a \uD800-\uDFFF escape, since the file is valid UTF-8.
 _SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
@@ -129,6 +132,54 @@ def read(path: Path) -> Iterator[Item]:
             yield from _read_document(converter, document)
 
 
+def read_rest(
+    converter: RecordConverter, file: BinaryIO, *, line: int, documents: int, offset: int, hand_back: bool = False
+) -> Generator[Item, None, tuple[int, int, int] | None]:
+    """Yield the records of an OTLP/JSON file from a line on, as `read` yields them after the lines before it.
+
+    The caller read the lines before it one document per line: `file` is at byte `offset`
+    of the decompressed file, the start of line `line`, after `documents` documents, and
+    `converter` numbered their records and contains their resources and scopes.
+
+    With `hand_back`, stop after the first document that ends its line while every document
+    had a line of its own, and return the next line's number, its byte offset and the number
+    of documents read, for the caller to go on from there.
+    """
+    reader = _Documents(converter.path, file, line=line, count=documents, offset=offset)
+    for document in reader:
+        yield from _read_document(converter, document)
+        following = reader.following_line() if hand_back else None
+        if following is not None:
+            return following
+    return None
+
+
+def parse_line(text: str) -> tuple[object, bool] | None:
+    """Parse a line of one JSON document as `read` does; return the value and whether it has lone surrogates.
+
+    `text` starts at the document and ends before the line break. Return None when the line is not one
+    JSON value on its own, which `read` reports or reads on from across lines.
+    """
+    try:
+        return orjson.loads(text.rstrip()), False
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        value, end = raw_decode(_DECODER, text, 0)
+    except json.JSONDecodeError:
+        return None
+    if _WHITESPACE.fullmatch(text, end) is None:
+        return None
+    return value, _SURROGATE_ESCAPE.search(text, 0, end) is not None
+
+
+def read_line(
+    converter: RecordConverter, value: object, *, line: int, number: int, lone_surrogates: bool
+) -> Iterator[Item]:
+    """Yield the records of one document that `parse_line` parsed, the `number`-th of the file, at `line`."""
+    yield from _read_document(converter, _Document(value, line, number, lone_surrogates))
+
+
 @dataclass(frozen=True, slots=True)
 class _Document:
     """One top-level JSON value of the file and where it starts."""
@@ -148,17 +199,21 @@ class _Documents:
     buffer and more of the file is read until the value is complete.
     """
 
-    def __init__(self, path: Path, file: BinaryIO) -> None:
+    def __init__(self, path: Path, file: BinaryIO, *, line: int = 1, count: int = 0, offset: int = 0) -> None:
         self._path = path
         self._file = file
-        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        # A byte order mark is only read at the start of the file.
+        self._decoder = codecs.getincrementaldecoder("utf-8" if offset else "utf-8-sig")()
         self._buffer = ""
         self._position = 0
-        self._line = 1
-        self._consumed_bytes = 0
+        self._line = line
+        self._consumed_bytes = offset
+        # Reading from `offset` on, the first read ends where it would have from the file's start,
+        # so that a UTF-8 error stops the reading after the same documents.
+        self._next_read = _CHUNK_BYTES - offset % _CHUNK_BYTES
         self._eof = False
         self._in_array = False
-        self._count = 0
+        self._count = count
         self._one_per_line = True  # every document so far was on a line of its own
 
     def __iter__(self) -> Iterator[_Document]:
@@ -170,6 +225,22 @@ class _Documents:
             value, has_lone_surrogates = self._next_value()
             self._count += 1
             yield _Document(value, line, self._count, has_lone_surrogates)
+
+    def following_line(self) -> tuple[int, int, int] | None:
+        """Return the next line's number and byte offset and the documents read, if `read_rest` may stop here.
+
+        That is after a document that ends its line, when no document so far took several lines
+        and no top-level array is open. Return None otherwise.
+        """
+        if self._in_array or not self._one_per_line:
+            return None
+        line_end = _LINE_END.match(self._buffer, self._position)
+        if line_end is None:
+            return None
+        rest = self._buffer[line_end.end() :]
+        undecoded = len(self._decoder.getstate()[0])
+        offset = self._consumed_bytes - undecoded - (len(rest) if rest.isascii() else len(rest.encode()))
+        return self._line + 1, offset, self._count
 
     def _skip_separators(self) -> bool:
         """Move to the start of the next document; return False at the end of the file."""
@@ -307,7 +378,8 @@ class _Documents:
         self._position = 0
 
         before = len(self._buffer)
-        data = self._read_bytes(max(_CHUNK_BYTES, at_least))
+        data = self._read_bytes(max(self._next_read, at_least))
+        self._next_read = _CHUNK_BYTES
         if data:
             self._buffer += self._decode(data, final=False)
         else:

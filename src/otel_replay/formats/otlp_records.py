@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import orjson
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
@@ -38,7 +38,11 @@ from otel_replay.model import (
     SpanKindCode,
 )
 
-__all__ = ["LAYOUTS", "UNSUPPORTED_FIELDS", "RecordConverter", "SignalLayout"]
+__all__ = ["LAYOUTS", "UNSUPPORTED_FIELDS", "RecordConverter", "SharedKey", "SignalLayout", "shared_key"]
+
+
+SharedKey: TypeAlias = tuple[bytes, str]
+"""A resource or scope as `RecordConverter` keys it: its serialized message and its schema URL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +133,18 @@ class RecordConverter:
     entry again.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        next_index: int = 0,
+        resources: dict[SharedKey, ResourceData] | None = None,
+        scopes: dict[SharedKey, ScopeData] | None = None,
+    ) -> None:
         self.path = path
-        self.next_index = 0
-        self._resources: dict[tuple[bytes, str], ResourceData] = {}
-        self._scopes: dict[tuple[bytes, str], ScopeData] = {}
+        self.next_index = next_index
+        self._resources = resources if resources is not None else {}
+        self._scopes = scopes if scopes is not None else {}
 
     def request(self, layout: SignalLayout, pb2_request: Any) -> Iterator[Item]:
         """Yield the records of one decoded export request of the signal `layout` describes."""
@@ -165,7 +176,7 @@ class RecordConverter:
 
     def resource(self, pb2_resource: Any, schema_url: str, field: str) -> tuple[ResourceData, list[Notice]]:
         """Return the shared `ResourceData` for a resource, with notices the first time it is seen."""
-        key = (pb2_resource.SerializeToString(deterministic=True), schema_url)
+        key = shared_key(pb2_resource, schema_url)
         cached = self._resources.get(key)
         if cached is not None:
             return cached, []
@@ -184,7 +195,7 @@ class RecordConverter:
 
     def scope(self, pb2_scope: Any, schema_url: str, field: str) -> tuple[ScopeData, list[Notice]]:
         """Return the shared `ScopeData` for an instrumentation scope, with notices the first time it is seen."""
-        key = (pb2_scope.SerializeToString(deterministic=True), schema_url)
+        key = shared_key(pb2_scope, schema_url)
         cached = self._scopes.get(key)
         if cached is not None:
             return cached, []
@@ -252,6 +263,11 @@ class RecordConverter:
     def _skipped(self, signal: Signal, location: Location, error: RecordError, count: int = 1) -> Skipped:
         field_location = _child(location, f".{error.field}")
         return Skipped(signal, field_location, _INVALID, _skip_message(error.message), count=max(count, 1))
+
+
+def shared_key(pb2_message: Any, schema_url: str) -> SharedKey:
+    """Return the key under which `RecordConverter` shares the object of a resource or scope."""
+    return pb2_message.SerializeToString(deterministic=True), schema_url
 
 
 def _skip_message(message: str) -> str:
