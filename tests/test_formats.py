@@ -94,6 +94,21 @@ def test_detection_table(detection_inputs: list[tuple[Path, str | None]]) -> Non
     assert detected == {path.name: expected for path, expected in detection_inputs}
 
 
+def test_detection_past_byte_order_mark(tmp_path: Path, detection_inputs: list[tuple[Path, str | None]]) -> None:
+    """A text file that starts with a UTF-8 byte order mark is detected as without it, and read."""
+    for path, expected in detection_inputs:
+        if expected is None or path.suffix in (".gz", ".binpb"):
+            continue
+        marked = tmp_path / f"bom-{path.name}"
+        marked.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+        found = formats.detect(marked)
+
+        assert found is not None, path
+        assert found.name == expected
+        assert list(found.read(marked)), path
+
+
 @pytest.mark.parametrize("name", sorted(NOT_TELEMETRY))
 def test_named_non_telemetry_file_message(tmp_path: Path, name: str) -> None:
     """A file in no format, named on the command line, gets an error naming it and the fix, and exit 1."""

@@ -280,3 +280,26 @@ def test_workers_with_ledger_skip_delivered(tmp_path: Path, receiver: OTLPReceiv
     skipped = {signal: counts["skipped_by_reason"] for signal, counts in rerun[1]["signals"].items()}  # type: ignore[attr-defined]
     sent = {signal: counts["sent"] for signal, counts in parallel[1]["signals"].items()}  # type: ignore[attr-defined]
     assert all(skipped[signal].get("already delivered") == sent[signal] for signal in sent if sent[signal])
+
+
+@pytest.mark.parametrize("layout", ["crlf", "tabs", "bom", "indent 4", "compact"])
+def test_workers_other_layouts(tmp_path: Path, receiver: OTLPReceiver, layout: str) -> None:
+    """Files written with other line ends, indentation or a byte order mark give the reference's requests."""
+    spans = [json.loads(SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")) for number in range(2 * TASK_SPANS)]
+    spans[5]["startTime"] = 1796218006549.123456789  # more digits than a double keeps
+    document = {"version": 1, "service": "generated", "spanCount": len(spans), "spans": spans}
+    indent: str | int | None = {"tabs": "\t", "indent 4": 4, "compact": None}.get(layout, 2)
+    text = json.dumps(document, indent=indent)
+    if layout == "crlf":
+        text = text.replace("\n", "\r\n")
+    path = tmp_path / "traces.json"
+    path.write_bytes(("\ufeff" if layout == "bom" else "").encode() + text.encode())
+
+    serial = _reference(receiver, path)
+    for workers in ("1", "2"):
+        parallel = _replay(receiver, path, "--workers", workers)
+
+        assert parallel[0] == serial[0]
+        assert parallel[1] == serial[1]
+        assert parallel[2] == serial[2]
+    assert serial[1]["signals"]["traces"]["sent"] == len(spans)  # type: ignore[index]

@@ -43,6 +43,7 @@ FORMATS: Final = (
 Each `read` is wrapped by `limits.guard`, which enforces the nesting limit on every record.
 """
 
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
 SNIFF_SIZE: Final = 4096
 """Bytes of (decompressed) content that detection looks at."""
 
@@ -64,8 +65,11 @@ def detect(path: Path) -> Format | None:
             raise InputError(path, f"cannot decompress the file: {error}") from error
         raise
 
+    # A text file saved by some Windows editors starts with a UTF-8 byte order mark, which the
+    # readers skip, so detection looks past it too.
+    text_head = head.removeprefix(_UTF8_BOM)
     for candidate in FORMATS:
-        if candidate.sniff(head):
+        if candidate.sniff(head) or (text_head is not head and candidate.sniff(text_head)):
             return candidate
     return None
 
