@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -303,3 +304,25 @@ def test_workers_other_layouts(tmp_path: Path, receiver: OTLPReceiver, layout: s
         assert parallel[1] == serial[1]
         assert parallel[2] == serial[2]
     assert serial[1]["signals"]["traces"]["sent"] == len(spans)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("case", ["large record", "gzip", "empty"])
+def test_workers_large_compressed_or_empty(tmp_path: Path, receiver: OTLPReceiver, case: str) -> None:
+    """A record longer than a task's text, a gzip file and an empty array give the reference's results."""
+    count = 0 if case == "empty" else 2 * TASK_SPANS
+    spans = [json.loads(SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")) for number in range(count)]
+    if case == "large record":
+        spans[TASK_SPANS // 2]["attributes"] = {"output": "x" * (2 * TASK_CHARS)}
+    document = {"version": 1, "service": "generated", "spanCount": len(spans), "spans": spans}
+    data = json.dumps(document, indent=2).encode()
+    path = tmp_path / ("traces.json.gz" if case == "gzip" else "traces.json")
+    path.write_bytes(gzip.compress(data) if case == "gzip" else data)
+
+    serial = _reference(receiver, path)
+    for workers in ("1", "2"):
+        parallel = _replay(receiver, path, "--workers", workers)
+
+        assert parallel[0] == serial[0]
+        assert parallel[1] == serial[1]
+        assert parallel[2] == serial[2]
+    assert serial[1]["signals"]["traces"]["sent"] == count  # type: ignore[index]
