@@ -559,3 +559,21 @@ def test_double_beyond_float_range_skipped(tmp_path: Path, metric: dict[str, Any
     skipped = [item for item in items if isinstance(item, Skipped)]
     assert len(skipped) == 1
     assert skipped[0].reason == "invalid"
+
+
+def test_metric_without_points_too_deep_counts_one(tmp_path: Path) -> None:
+    """A metric without data points whose resource nests too deeply is skipped as one invalid record."""
+    deep: Any = 1
+    for _ in range(MAX_VALUE_DEPTH + 1):
+        deep = [deep]
+    export = {
+        "resource": {"service.name": deep},
+        "scopeMetrics": [{"scope": {"name": "s"}, "metrics": [{"name": "queue.size", "type": "2", "dataPoints": []}]}],
+    }
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"version": 1, "service": "svc", "type": "metrics", "metrics": [export]}))
+
+    skipped = [item for item in by_name("codemachine").read(path) if isinstance(item, Skipped)]
+
+    assert [item.count for item in skipped] == [1]
+    assert "nested deeper than 30 levels" in skipped[0].message

@@ -214,7 +214,8 @@ class _DepthChecker:
         if field is None:
             return None
 
-        count = len(item.points) if isinstance(item, MetricData) else 1
+        # A metric without points counts as one record, so that its error is in the counts too.
+        count = max(1, len(item.points)) if isinstance(item, MetricData) else 1
         # Readers of nested formats locate a record by its path in the document, such as
         # resourceSpans[0].scopeSpans[0].spans[2]; the field inside the record follows it.
         record_path = item.location.field
