@@ -1,9 +1,9 @@
 """Measure the CPU time per log record of a worker's full path and of the plain-log path.
 
-The script generates CodeMachine log records with `bench_scaling.generate_logs` (8 to 12
-attributes with trace.id and span.id, a string body and a resource of 3 attributes), parses
-each from its JSON text as a worker does, and times in one process, with the workers' garbage
-collector settings:
+The script generates CodeMachine log records with `bench_scaling.generate_logs`: 8 to 12
+attributes with trace.id and span.id, a string body and a resource of 3 attributes. It parses
+each from its JSON text as a worker does, and times both paths in one process, with the
+workers' garbage collector settings:
 
 - full: `codemachine.decode_elements`, then the workers' `_Results` per record (resource key,
   `log_identity` and `RequestEncoder.log_message`);

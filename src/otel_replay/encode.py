@@ -55,6 +55,7 @@ __all__ = [
     "encode_span_attribute",
     "official_encoding",
     "scope_field",
+    "varint",
 ]
 
 logger = logging.getLogger(__name__)
@@ -151,11 +152,6 @@ class EncodedRun:
         """Return the run's records for a batch with `resource`, leaving out those at the positions `left_out`."""
         path, start, scope = self.path, self.start, self.scope
         is_span = self.signal is Signal.TRACES
-        if not left_out:
-            return [
-                EncodedMessage(resource, scope, field, path, index, is_span=is_span)
-                for index, field in enumerate(self.fields, start)
-            ]
         skipped = set(left_out)
         return [
             EncodedMessage(resource, scope, field, path, start + position, is_span=is_span)
@@ -330,7 +326,7 @@ class RequestEncoder:
         if span.name:
             parts.append(_string(_LEN_5, span.name))
         if span.kind:
-            parts += (_VARINT_6, _varint(int(span.kind)))
+            parts += (_VARINT_6, varint(int(span.kind)))
         if span.start_time_unix_nano:
             parts += (_FIXED64_7, _pack_fixed64(span.start_time_unix_nano))
         if span.end_time_unix_nano:
@@ -338,13 +334,13 @@ class RequestEncoder:
         if span.attributes:
             parts.append(self._attributes(_LEN_9, span.attributes))
         if span.dropped_attributes_count:
-            parts += (_VARINT_10, _varint(span.dropped_attributes_count))
+            parts += (_VARINT_10, varint(span.dropped_attributes_count))
         parts.extend(_message(_LEN_11, self._event(event)) for event in span.events)
         if span.dropped_events_count:
-            parts += (_VARINT_12, _varint(span.dropped_events_count))
+            parts += (_VARINT_12, varint(span.dropped_events_count))
         parts.extend(_message(_LEN_13, self._link(link)) for link in span.links)
         if span.dropped_links_count:
-            parts += (_VARINT_14, _varint(span.dropped_links_count))
+            parts += (_VARINT_14, varint(span.dropped_links_count))
         parts.append(_message(_LEN_15, _status(span)))
         if span.flags:
             parts += (_FIXED32_16, _pack_fixed32(span.flags))
@@ -377,14 +373,14 @@ class RequestEncoder:
         if log.time_unix_nano:
             parts += (_FIXED64_1, _pack_fixed64(log.time_unix_nano))
         if log.severity_number:
-            parts += (_VARINT_2, _varint(log.severity_number))
+            parts += (_VARINT_2, varint(log.severity_number))
         if log.severity_text:
             parts.append(_string(_LEN_3, log.severity_text))
         parts.append(_message(_LEN_5, _any_value(log.body)))
         if log.attributes:
             parts.append(self._attributes(_LEN_6, log.attributes))
         if log.dropped_attributes_count:
-            parts += (_VARINT_7, _varint(log.dropped_attributes_count))
+            parts += (_VARINT_7, varint(log.dropped_attributes_count))
         if log.flags:
             parts += (_FIXED32_8, _pack_fixed32(log.flags))
         # The SDK's log record takes its IDs from a span context, which exists only when
@@ -453,15 +449,15 @@ def _key_value_field(tag: bytes, key: object, value: AnyValue) -> bytes:
         value_type = type(value)
         if value_type is str:
             encoded_value = value.encode()  # type: ignore[union-attr]  # a str, checked above
-            any_value = _LEN_1 + _varint(len(encoded_value)) + encoded_value
+            any_value = _LEN_1 + varint(len(encoded_value)) + encoded_value
         elif value_type is int and _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]  # an int
-            any_value = _VARINT_3 + _varint(value & _UINT64_MASK)  # type: ignore[operator]  # an int
+            any_value = _VARINT_3 + varint(value & _UINT64_MASK)  # type: ignore[operator]  # an int
         elif value_type is float:
             any_value = _DOUBLE_VALUE + _pack_double(value)
         else:
             return _message(tag, _key_value(key, value))
-        body = _string(_LEN_1, key) + _LEN_2 + _varint(len(any_value)) + any_value
-        return tag + _varint(len(body)) + body
+        body = _string(_LEN_1, key) + _LEN_2 + varint(len(any_value)) + any_value
+        return tag + varint(len(body)) + body
     except (TypeError, ValueError, UnicodeEncodeError) as error:
         logger.warning("Dropped attribute %r, which OTLP cannot carry: %s", key, error)
         return b""
@@ -483,7 +479,7 @@ def _any_value(value: AnyValue) -> bytes:
         if not _INT64_MIN <= value <= _INT64_MAX:
             msg = f"integer {value} is outside int64"
             raise ValueError(msg)
-        return _VARINT_3 + _varint(value & _UINT64_MASK)
+        return _VARINT_3 + varint(value & _UINT64_MASK)
     if isinstance(value, float):
         return _DOUBLE_VALUE + _pack_double(value)
     if isinstance(value, bytes):
@@ -501,13 +497,13 @@ def _any_value(value: AnyValue) -> bytes:
 def _status(span: SpanData) -> bytes:
     status = _string(_LEN_2, span.status_message) if span.status_message else b""
     if span.status_code:
-        status += _VARINT_3 + _varint(span.status_code)
+        status += _VARINT_3 + varint(span.status_code)
     return status
 
 
 def _message(tag: bytes, body: bytes) -> bytes:
     """Encode a length-delimited field: a sub-message, bytes or an encoded string."""
-    return tag + _varint(len(body)) + body
+    return tag + varint(len(body)) + body
 
 
 def _string(tag: bytes, text: str) -> bytes:
@@ -521,10 +517,11 @@ def _uint(tag: bytes, number: int) -> bytes:
     """Encode an unsigned varint field, left out when 0 as proto3 does."""
     if not number:
         return b""
-    return tag + _varint(number)
+    return tag + varint(number)
 
 
-def _varint(number: int) -> bytes:
+def varint(number: int) -> bytes:
+    """Encode a non-negative integer as a protobuf varint."""
     if number < 128:
         return _SMALL_VARINTS[number]
     out = bytearray()

@@ -92,31 +92,17 @@ class FingerprintTable:
     def merge_bits_many(self, fingerprints: Iterable[tuple[int, int]], bits: int) -> list[int]:
         """Set `bits` in the value of each fingerprint; return the positions whose value had them already.
 
-        It does what `merge_bits` does for each fingerprint, in one call for a run of records,
-        with the probing of `_slot` and `_store` written out to save two method calls per fingerprint.
+        It does what `merge_bits` does for each fingerprint, in one call for a run of records.
         """
         found = []
         for position, (high, recorded_low) in enumerate(fingerprints):
             low = recorded_low or int(not high)
-            mask, lows, highs, values = self._mask, self._low, self._high, self._values
-            slot = (low ^ high) & mask
-            while True:
-                slot_low = lows[slot]
-                if slot_low == low and highs[slot] == high:
-                    old = values[slot]
-                    if old & bits:
-                        found.append(position)
-                    else:
-                        values[slot] = old | bits
-                    break
-                if not slot_low and not highs[slot]:
-                    values[slot] = bits
-                    highs[slot], lows[slot] = high, low
-                    self._size += 1
-                    if self._size > self._capacity * _MAX_LOAD:
-                        self._grow()
-                    break
-                slot = (slot + 1) & mask
+            slot = self._slot(high, low)
+            old: int = self._values[slot]
+            if old & bits:
+                found.append(position)
+            else:
+                self._store(slot, high, low, old | bits)
         return found
 
     def count_many(self, fingerprints: Iterable[tuple[int, int]], tag: int) -> list[int]:
@@ -128,46 +114,18 @@ class FingerprintTable:
         others = []
         for position, (high, recorded_low) in enumerate(fingerprints):
             low = recorded_low or int(not high)
-            mask, lows, highs, values = self._mask, self._low, self._high, self._values
-            slot = (low ^ high) & mask
-            while True:
-                slot_low = lows[slot]
-                if slot_low == low and highs[slot] == high:
-                    value = values[slot]
-                    if value >> 32 == tag >> 32:
-                        values[slot] = value + 1
-                    else:
-                        others.append(position)
-                    break
-                if not slot_low and not highs[slot]:
-                    values[slot] = tag | 1
-                    highs[slot], lows[slot] = high, low
-                    self._size += 1
-                    if self._size > self._capacity * _MAX_LOAD:
-                        self._grow()
-                    break
-                slot = (slot + 1) & mask
+            slot = self._slot(high, low)
+            value: int = self._values[slot]  # 0 in an empty slot
+            if not value or value >> 32 == tag >> 32:
+                self._store(slot, high, low, (value or tag) + 1)
+            else:
+                others.append(position)
         return others
 
     def add_many(self, fingerprints: Iterable[tuple[int, int]]) -> None:
         """Add 1 to the value of each fingerprint, as `add` does for one."""
-        for high, recorded_low in fingerprints:
-            low = recorded_low or int(not high)
-            mask, lows, highs, values = self._mask, self._low, self._high, self._values
-            slot = (low ^ high) & mask
-            while True:
-                slot_low = lows[slot]
-                if slot_low == low and highs[slot] == high:
-                    values[slot] += 1
-                    break
-                if not slot_low and not highs[slot]:
-                    values[slot] = 1
-                    highs[slot], lows[slot] = high, low
-                    self._size += 1
-                    if self._size > self._capacity * _MAX_LOAD:
-                        self._grow()
-                    break
-                slot = (slot + 1) & mask
+        for fingerprint in fingerprints:
+            self.add(fingerprint)
 
     def _update(self, fingerprint: tuple[int, int], value: int, *, replace: bool) -> int:
         high, low = fingerprint

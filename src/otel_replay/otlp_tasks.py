@@ -14,9 +14,9 @@ first time the task meets it, and refers to it by a slot number after that. The 
 keeps one object per key for the whole file, so records of different tasks share it again,
 and gives the notices that came with a key only from the task that met the key first.
 
-Some input stops the parallel reading: a line that is not one JSON object on its own, a line
-longer than the record size limit, a document that stops the reading, a read or UTF-8 error,
-and a file that does not start with ``{``. The main process then reads the file itself with
+Some input stops the parallel reading. That is a line that is not one JSON object on its own,
+a line longer than the record size limit, a document that stops the reading, a read or UTF-8
+error, or a file that does not start with ``{``. The main process then reads the file itself with
 `otlp_json.read_rest`, from the start of that line and with the same record numbers,
 resources and scopes, so it reports the problem as the one-process reader does. After the
 next document that ends its line, the lines after it go back to the workers, at most

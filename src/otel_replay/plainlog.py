@@ -24,7 +24,7 @@ from typing import Any, Final, TypeAlias
 
 import orjson
 
-from otel_replay.encode import encode_log_attribute, encode_log_body
+from otel_replay.encode import encode_log_attribute, encode_log_body, varint
 from otel_replay.model import AnyValue, ResourceData
 
 __all__ = ["PlainLog", "PlainLogEncoder"]
@@ -146,7 +146,7 @@ class PlainLogEncoder:
             parts += (_SEVERITY_NUMBER, _SMALL_VARINTS[severity_number])
         if severity_text:
             encoded_text = severity_text.encode()
-            parts += (_SEVERITY_TEXT, _varint(len(encoded_text)), encoded_text)
+            parts += (_SEVERITY_TEXT, varint(len(encoded_text)), encoded_text)
         parts.append(_body(body))
         self._attributes(attributes, parts)
         if trace_id_bytes:
@@ -211,7 +211,7 @@ class PlainLogEncoder:
                 if field_size < 128:  # so every length is a one-byte varint
                     parts += (_ATTRIBUTE, small[field_size], head, small[size + 2], _STRING_VALUE, small[size], encoded)
                     continue
-                any_value = _STRING_VALUE + _varint(size) + encoded
+                any_value = _STRING_VALUE + varint(size) + encoded
             elif value_type is float:
                 parts += (known[1], _pack_double(value))
                 continue
@@ -221,7 +221,7 @@ class PlainLogEncoder:
                     continue
                 if not _INT64_MIN <= value <= _INT64_MAX:
                     raise _NotPlainError
-                any_value = _INT_VALUE + _varint(value & _UINT64_MASK)
+                any_value = _INT_VALUE + varint(value & _UINT64_MASK)
             elif value_type is bool:
                 parts.append(known[3] if value else known[4])
                 continue
@@ -233,14 +233,14 @@ class PlainLogEncoder:
                 parts.append(encode_log_attribute(key, value))
                 continue
             head = known[0]
-            value_size = _varint(len(any_value))
-            parts += (_ATTRIBUTE, _varint(len(head) + len(value_size) + len(any_value)), head, value_size, any_value)
+            value_size = varint(len(any_value))
+            parts += (_ATTRIBUTE, varint(len(head) + len(value_size) + len(any_value)), head, value_size, any_value)
 
     def _new_key(self, key: str) -> _KeyParts:
         """Return the parts of the KeyValue fields of a plain key, and cache them."""
         encoded = _text(key).encode()
         # The start of the KeyValue message up to its value's size. proto3 leaves out an empty key.
-        head = _KEY + _varint(len(encoded)) + encoded + _VALUE if encoded else _VALUE
+        head = _KEY + varint(len(encoded)) + encoded + _VALUE if encoded else _VALUE
         known = (
             _fixed_size_field(head, _DOUBLE_VALUE, 8),
             _fixed_size_field(head, _INT_VALUE, 1),
@@ -285,8 +285,8 @@ class PlainLogEncoder:
 def _fixed_size_field(head: bytes, any_value_start: bytes, rest_size: int) -> bytes:
     """Return a KeyValue field up to the last `rest_size` bytes of its AnyValue, which start with `any_value_start`."""
     any_value_size = len(any_value_start) + rest_size
-    value_size = _varint(any_value_size)
-    field_size = _varint(len(head) + len(value_size) + any_value_size)
+    value_size = varint(any_value_size)
+    field_size = varint(len(head) + len(value_size) + any_value_size)
     return _ATTRIBUTE + field_size + head + value_size + any_value_start
 
 
@@ -308,8 +308,8 @@ def _body(value: Any) -> bytes:
     """Return the LogRecord's body field for a body that `decode_value` keeps unchanged."""
     if type(value) is str:
         encoded = _text(value).encode()
-        any_value = _STRING_VALUE + _varint(len(encoded)) + encoded
-        return _STRING_BODY + _varint(len(any_value)) + any_value
+        any_value = _STRING_VALUE + varint(len(encoded)) + encoded
+        return _STRING_BODY + varint(len(any_value)) + any_value
     if value is None:
         return _NULL_BODY
     _check_value(value, 0, finite=False)
@@ -370,14 +370,3 @@ def _text(value: object) -> str:
     if type(value) is not str or not (value.isascii() or _LONE_SURROGATE.search(value) is None):
         raise _NotPlainError
     return value
-
-
-def _varint(number: int) -> bytes:
-    if number < 128:
-        return _SMALL_VARINTS[number]
-    out = bytearray()
-    while number > 0x7F:
-        out.append((number & 0x7F) | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)

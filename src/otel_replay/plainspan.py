@@ -30,7 +30,7 @@ from typing import Final, TypeAlias
 
 import orjson
 
-from otel_replay.encode import encode_event_attribute, encode_span_attribute
+from otel_replay.encode import encode_event_attribute, encode_span_attribute, varint
 from otel_replay.errors import RecordError
 from otel_replay.model import AnyValue, SpanKindCode
 from otel_replay.values import NANOS_PER_MILLISECOND, digits_to_unix_nano, literal_to_unix_nano, to_unix_nano
@@ -132,7 +132,7 @@ class PlainSpanEncoder:
             parts += (_PARENT_ID_FIELD, parent_span_id.to_bytes(8, "big"))
         if name:
             encoded_name = name.encode()
-            parts += (_NAME, _varint(len(encoded_name)), encoded_name)
+            parts += (_NAME, varint(len(encoded_name)), encoded_name)
         parts.append(_INTERNAL_KIND)
         if start:
             parts += (_START_TIME, _pack_fixed64(start))
@@ -140,7 +140,7 @@ class PlainSpanEncoder:
             parts += (_END_TIME, _pack_fixed64(end))
         parts.append(attributes)
         parts.extend(events)
-        parts += (_STATUS, _varint(len(status)), status)
+        parts += (_STATUS, varint(len(status)), status)
 
         trace_id = int(trace_id_hex, 16)
         span_id = int(span_id_hex, 16)
@@ -168,9 +168,9 @@ class PlainSpanEncoder:
             body = _EVENT_TIME + _pack_fixed64(time) if time else b""
             if name:
                 encoded_name = name.encode()
-                body += _EVENT_NAME + _varint(len(encoded_name)) + encoded_name
+                body += _EVENT_NAME + varint(len(encoded_name)) + encoded_name
             body += attributes
-            fields.append(_EVENT + _varint(len(body)) + body)
+            fields.append(_EVENT + varint(len(body)) + body)
         return fields
 
 
@@ -265,7 +265,7 @@ def _status(value: object) -> bytes:
     body = b""
     if message:
         encoded_message = message.encode()
-        body = _STATUS_MESSAGE + _varint(len(encoded_message)) + encoded_message
+        body = _STATUS_MESSAGE + varint(len(encoded_message)) + encoded_message
     if code:
         body += _STATUS_CODE + _SMALL_VARINTS[code]
     return body
@@ -308,14 +308,3 @@ def _check_attribute(key: str, value: object, value_type: type) -> None:
             raise _NotPlainError
     elif value_type is float and not -_LARGE_FLOAT < value < _LARGE_FLOAT:  # type: ignore[operator]  # a float
         raise _NotPlainError
-
-
-def _varint(number: int) -> bytes:
-    if number < 128:
-        return _SMALL_VARINTS[number]
-    out = bytearray()
-    while number > 0x7F:
-        out.append((number & 0x7F) | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)

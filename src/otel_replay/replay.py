@@ -202,8 +202,8 @@ def _worker_pool(
     # and which a transform that changes a record would leave stale. The pool also reads one
     # file at a time, so files read interleaved for --pace real are read here.
     # TODO: a time shift is one integer known before reading, so the workers could apply it
-    # while encoding; until then --shift-to-now, which the Grafana walkthrough uses, reads
-    # record by record, about 3 times slower on large inputs, after a scan pass that does too.
+    # while encoding. Until then --shift-to-now, which the Grafana walkthrough uses, reads record
+    # by record after a scan pass that does too, about 3 times slower on large inputs.
     if not changes_records and not interleaved and isinstance(exporter, BatchExporter) and exporter.encodes_directly:
         # Runs of records in columns suit a replay that looks at no record on its own.
         runs = not options.record_filter.active and options.ledger is None and not pacer.active

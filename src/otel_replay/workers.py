@@ -150,7 +150,7 @@ class WorkerPool:
         With ``runs=True``, consecutive records without notices come as `EncodedRun` objects.
         """
         # The plain paths take only values nested less deeply than the limit, and the workers
-        # check the others; `guard` also turns a RecursionError while cutting into a file error.
+        # check the others. `guard` also turns a RecursionError while cutting into a file error.
         decoder: codemachine.ElementDecoder = self.decode  # type: ignore[assignment]  # runs are records in columns
         return guard(functools.partial(codemachine.read_with, decoder=decoder))(path)
 

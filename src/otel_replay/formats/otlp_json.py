@@ -142,8 +142,8 @@ def read_rest(
     `converter` numbered their records and contains their resources and scopes.
 
     With `hand_back`, stop after the first document that ends its line while every document
-    had a line of its own, and return the next line's number, its byte offset and the number
-    of documents read, for the caller to go on from there.
+    had a line of its own. Then return the next line's number, its byte offset and the number
+    of documents read, so that the caller can go on from there.
     """
     reader = _Documents(converter.path, file, line=line, count=documents, offset=offset)
     for document in reader:
