@@ -17,6 +17,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel_replay.encode import RequestEncoder
 from otel_replay.formats import otlp_json, otlp_plain
+from otel_replay.formats.otlp_records import RecordConverter
 from otel_replay.model import Item, Location, LogData, ResourceData, ScopeData, SpanData, SpanKindCode
 
 HEX = "0123456789abcdefABCDEF"
@@ -318,7 +319,7 @@ def described(items: Iterator[Item]) -> list[tuple[str, str]]:
 
 
 def read_general(path: Path) -> list[Item]:
-    with mock.patch.dict(otlp_json._PLAIN_DECODERS, clear=True):
+    with mock.patch.object(RecordConverter, "plain_decoder", return_value=None):
         return list(otlp_json.read(path))
 
 

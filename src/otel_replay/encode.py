@@ -50,6 +50,7 @@ __all__ = [
     "EncodedSpan",
     "RequestEncoder",
     "encode_event_attribute",
+    "encode_link_attribute",
     "encode_log_attribute",
     "encode_log_body",
     "encode_span_attribute",
@@ -426,6 +427,11 @@ def encode_span_attribute(key: str, value: AnyValue) -> bytes:
 def encode_event_attribute(key: str, value: AnyValue) -> bytes:
     """Return one attribute of a span event as the KeyValue field that `RequestEncoder.span_message` writes."""
     return _key_value_field(_LEN_3, key, value)
+
+
+def encode_link_attribute(key: str, value: AnyValue) -> bytes:
+    """Return one attribute of a span link as the KeyValue field that `RequestEncoder.span_message` writes."""
+    return _key_value_field(_LEN_4, key, value)
 
 
 def encode_log_attribute(key: str, value: AnyValue) -> bytes:

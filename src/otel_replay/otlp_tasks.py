@@ -40,7 +40,8 @@ from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan
 from otel_replay.formats import otlp_json
 from otel_replay.formats.compression import open_binary
 from otel_replay.formats.limits import guard_items, max_record_bytes, record_size_limit
-from otel_replay.formats.otlp_records import RecordConverter, SharedKey, shared_key
+from otel_replay.formats.otlp_plain import KINDS
+from otel_replay.formats.otlp_records import PlainDecoder, RecordConverter, SharedKey, shared_key
 from otel_replay.index import span_fingerprint
 from otel_replay.model import (
     Item,
@@ -54,6 +55,7 @@ from otel_replay.model import (
     Skipped,
     SpanData,
 )
+from otel_replay.plainotlp import PlainOtlpSpanEncoder
 from otel_replay.transform import log_identity
 
 __all__ = ["TASK_CHARS", "read"]
@@ -64,6 +66,7 @@ _MAX_HAND_BACKS: Final = 16  # times a file goes back to the workers after a lin
 _pack_fingerprint: Final = FINGERPRINTS.pack
 _NO_PARENT: Final = bytes(FINGERPRINTS.size)
 _encoder: RequestEncoder | None = None  # one per worker process, which keeps its caches
+_span_encoder: PlainOtlpSpanEncoder | None = None  # the same
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,18 +405,28 @@ def _renumbered(item: Skipped | Notice, base: int) -> Skipped | Notice:
 
 def _decode_task(path: Path, text: str, line: int, first: bool, runs: bool, limit: int) -> _TaskResult:
     """Decode the lines of `text`, the first at `line`; `first` is set when no document comes before them."""
-    global _encoder  # noqa: PLW0603  # one per worker process keeps its caches
-    if _encoder is None:
-        _encoder = RequestEncoder()
+    global _encoder, _span_encoder  # one per worker process keeps its caches
+    if _encoder is None or _span_encoder is None:
+        _encoder, _span_encoder = RequestEncoder(), PlainOtlpSpanEncoder()
     with record_size_limit(limit):
-        return _decode_lines(path, text, line, first=first, runs=runs, encoder=_encoder, limit=limit)
+        return _decode_lines(
+            path, text, line, first=first, runs=runs, encoder=_encoder, span_encoder=_span_encoder, limit=limit
+        )
 
 
 def _decode_lines(
-    path: Path, text: str, first_line: int, *, first: bool, runs: bool, encoder: RequestEncoder, limit: int
+    path: Path,
+    text: str,
+    first_line: int,
+    *,
+    first: bool,
+    runs: bool,
+    encoder: RequestEncoder,
+    span_encoder: PlainOtlpSpanEncoder,
+    limit: int,
 ) -> _TaskResult:
     results = _Results(encoder, runs=runs)
-    converter = _TaskConverter(path, results.list)
+    converter = _TaskConverter(path, results.list, span_encoder)
     lines = text.split("\n")
     if text.endswith("\n"):
         lines.pop()
@@ -447,11 +460,15 @@ def _decode_lines(
 
 
 class _TaskConverter(RecordConverter):
-    """A `RecordConverter` that numbers a task's resources and scopes and notes the notices given the first time."""
+    """A `RecordConverter` that numbers a task's resources and scopes and notes the notices given the first time.
 
-    def __init__(self, path: Path, results: list[_Result]) -> None:
+    It encodes plain spans in one pass, into `EncodedSpan` records.
+    """
+
+    def __init__(self, path: Path, results: list[_Result], span_encoder: PlainOtlpSpanEncoder) -> None:
         super().__init__(path)
         self._results = results
+        self._span_encoder = span_encoder
         self._slots: dict[int, int] = {}  # id of a ResourceData or ScopeData, which the caches keep alive
         self._first_notices: dict[int, tuple[int, Notice]] = {}  # keeps the notice alive, so its id stays its own
 
@@ -466,6 +483,23 @@ class _TaskConverter(RecordConverter):
         if id(scope) not in self._slots:
             self._share(scope, shared_key(pb2_scope, schema_url), notices)
         return scope, notices
+
+    def plain_decoder(self, signal: Signal) -> PlainDecoder | None:
+        if signal is Signal.TRACES:
+            return self._encode_plain_span
+        return super().plain_decoder(signal)
+
+    def _encode_plain_span(
+        self, json_span: object, resource: ResourceData, scope: ScopeData, location: Location
+    ) -> EncodedSpan | None:
+        encoded = self._span_encoder.encode(json_span)
+        if encoded is None:
+            return None
+        trace_id, span_id, parent_span_id, kind, name, start, end, message = encoded
+        return EncodedSpan(
+            location, resource, scope, name, trace_id, span_id, parent_span_id, start, end, KINDS[kind],
+            encoded=message,
+        )  # fmt: skip
 
     def slot(self, data: ResourceData | ScopeData) -> int:
         """Return the slot of a resource or scope of this task."""

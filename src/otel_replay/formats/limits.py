@@ -36,6 +36,7 @@ __all__ = [
     "max_record_bytes",
     "raw_decode",
     "record_size_limit",
+    "too_deep",
     "too_large",
 ]
 
@@ -235,7 +236,7 @@ class _DepthChecker:
 def _record_field(item: SpanData | LogData | MetricData) -> str | None:
     """Return the first field of a record whose value is nested too deeply, or None."""
     if isinstance(item, LogData):
-        if _too_deep(item.body):
+        if too_deep(item.body):
             return "body"
         return _attributes_field(item.attributes, "attributes")
     if isinstance(item, MetricData):
@@ -254,12 +255,12 @@ def _record_field(item: SpanData | LogData | MetricData) -> str | None:
 
 def _attributes_field(attributes: Mapping[str, AnyValue], name: str) -> str | None:
     for key, value in attributes.items():
-        if type(value) not in _SCALAR_TYPES and _too_deep(value):
+        if type(value) not in _SCALAR_TYPES and too_deep(value):
             return f"{name}[{key!r}]"
     return None
 
 
-def _too_deep(value: AnyValue) -> bool:
+def too_deep(value: AnyValue) -> bool:
     """Tell whether `value` nests arrays and maps deeper than `MAX_VALUE_DEPTH`, without recursion."""
     pending: list[tuple[AnyValue, int]] = [(value, 1)] if _is_container(value) else []
     while pending:

@@ -49,7 +49,6 @@ from otel_replay.formats.limits import (
     raw_decode,
     too_large,
 )
-from otel_replay.formats.otlp_plain import decode_plain_log, decode_plain_span
 from otel_replay.formats.otlp_records import LAYOUTS, RecordConverter, SignalLayout
 from otel_replay.model import Item, Location, Notice, ResourceData, ScopeData, Signal
 from otel_replay.values import decode_text, json_type, show
@@ -81,11 +80,6 @@ _BASE64: Final = re.compile(r"[A-Za-z0-9+/\-_]*={0,2}")
 _TRACE_ID_BYTES: Final = 16
 _SPAN_ID_BYTES: Final = 8
 # ParseDict leaves an unknown enum name unset when it ignores unknown fields, so names are checked first.
-_PLAIN_DECODERS: Final[Mapping[Signal, Callable[[object, ResourceData, ScopeData, Location], Item | None]]] = {
-    Signal.TRACES: decode_plain_span,
-    Signal.LOGS: decode_plain_log,
-}
-"""The direct decoders of plain records, by signal. Metrics always take the general path."""
 _ENUM_NAMES: Final = {
     "kind": frozenset(Span.DESCRIPTOR.enum_types_by_name["SpanKind"].values_by_name),
     "code": frozenset(Status.DESCRIPTOR.enum_types_by_name["StatusCode"].values_by_name),
@@ -559,7 +553,7 @@ def _read_records(
 ) -> Iterator[Item]:
     convert = converter.converter_for(layout.signal)
     # Only the general path replaces lone surrogates, so their documents take it throughout.
-    decode_plain = None if document.has_lone_surrogates else _PLAIN_DECODERS.get(layout.signal)
+    decode_plain = None if document.has_lone_surrogates else converter.plain_decoder(layout.signal)
     for record_number, json_record in enumerate(json_records):
         record_field = f"{scope_field}.{layout.json_record_list}[{record_number}]"
         if decode_plain is not None:

@@ -19,6 +19,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otel_replay.errors import RecordError
 from otel_replay.formats.limits import as_record_error
+from otel_replay.formats.otlp_plain import decode_plain_log, decode_plain_span
 from otel_replay.model import (
     AnyValue,
     EventData,
@@ -38,11 +39,22 @@ from otel_replay.model import (
     SpanKindCode,
 )
 
-__all__ = ["LAYOUTS", "UNSUPPORTED_FIELDS", "RecordConverter", "SharedKey", "SignalLayout", "shared_key"]
+__all__ = [
+    "LAYOUTS",
+    "UNSUPPORTED_FIELDS",
+    "PlainDecoder",
+    "RecordConverter",
+    "SharedKey",
+    "SignalLayout",
+    "shared_key",
+]
 
 
 SharedKey: TypeAlias = tuple[bytes, str]
 """A resource or scope as `RecordConverter` keys it: its serialized message and its schema URL."""
+
+PlainDecoder: TypeAlias = Callable[[object, ResourceData, ScopeData, Location], "Item | None"]
+"""Decodes a parsed JSON record that is plain, with its resource, scope and location, or returns None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +185,17 @@ class RecordConverter:
         if signal is Signal.LOGS:
             return self.log
         return self.metric
+
+    def plain_decoder(self, signal: Signal) -> PlainDecoder | None:
+        """Return the direct decoder of plain records of `signal` (see otlp_plain.py), or None when there is none.
+
+        The decoder returns None for a record that is not plain, which then takes the general path.
+        """
+        if signal is Signal.TRACES:
+            return decode_plain_span
+        if signal is Signal.LOGS:
+            return decode_plain_log
+        return None  # metrics always take the general path
 
     def resource(self, pb2_resource: Any, schema_url: str, field: str) -> tuple[ResourceData, list[Notice]]:
         """Return the shared `ResourceData` for a resource, with notices the first time it is seen."""
