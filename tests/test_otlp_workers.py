@@ -170,6 +170,18 @@ def test_otlp_workers_send_same_requests(tmp_path: Path, receiver: OTLPReceiver,
 
 
 @pytest.mark.parametrize("signal", ["traces", "logs"])
+@pytest.mark.parametrize("odd", [False, True])
+def test_otlp_workers_move_times(tmp_path: Path, receiver: OTLPReceiver, signal: str, *, odd: bool) -> None:
+    """With a scanned offset, the workers move the times of plain and general-path records as one process does."""
+    path = _write(tmp_path / f"{signal}.jsonl", _lines(signal, odd=odd))
+
+    requests, summary = _assert_like_one_process(receiver, path, "--start-at", "2030-05-06T07:08:09.123456789Z")
+
+    assert summary["time_offset_ns"] != 0
+    assert len(requests) > 1
+
+
+@pytest.mark.parametrize("signal", ["traces", "logs"])
 @pytest.mark.parametrize("truncate", [False, True])
 def test_otlp_workers_odd_lines(tmp_path: Path, receiver: OTLPReceiver, signal: str, *, truncate: bool) -> None:
     """Lone surrogates, blank lines, invalid records, ignored objects, a line that is not JSON and a

@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 
 from otel_replay.encode import RequestEncoder
 from otel_replay.formats import codemachine
-from otel_replay.model import LogData, ResourceData
+from otel_replay.model import LogData, ResourceData, Skipped
 from otel_replay.plainlog import PlainLog, PlainLogEncoder
 from otel_replay.workers import _Results
 
 PATH = Path("generated-logs.json")
 INDEX = 7
+# Offsets that move recorded times within range, and some that move them out of it.
+SHIFTS = st.one_of(st.just(0), st.integers(-(2**62), 2**62), st.integers(-(2**65), 2**65))
 DATA = Path(__file__).parent / "data" / "codemachine"
 # Each CodeMachine log file in the test data, and how many of its records are plain: all but
 # the one whose body has a lone surrogate, which needs a notice.
@@ -205,9 +207,9 @@ def full_path(json_log: object, fallback: ResourceData) -> tuple[list[object], P
     return items, _worker_results(items, fallback)[0]  # type: ignore[return-value]  # one log result
 
 
-def _worker_results(items: list[object], fallback: ResourceData) -> list[object]:
+def _worker_results(items: list[object], fallback: ResourceData, shift: int = 0) -> list[object]:
     """Return the results a worker gives for records the full path decoded, one per record."""
-    results = _Results(RequestEncoder(), fallback, runs=False)
+    results = _Results(RequestEncoder(), fallback, runs=False, shift=shift)
     results.add_items(iter(items))  # type: ignore[arg-type]  # decoded items
     results.end()
     return list(results.list)
@@ -222,6 +224,21 @@ def check_against_full_path(json_log: object, fallback: ResourceData) -> PlainLo
     assert expected is not None, f"the plain path accepted a record the full path gives as {items}"
     assert plain == expected
     return plain
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(json_log=plain_logs, fallback=fallbacks, shift=SHIFTS)
+def test_plain_log_moves_times_like_full_path(json_log: dict[str, object], fallback: ResourceData, shift: int) -> None:
+    """With a time shift, a plain record gets the full path's result, or is declined when its time cannot move."""
+    plain = PlainLogEncoder().encode(INDEX, json_log, fallback, shift=shift)
+    items = list(codemachine.decode_elements(PATH, "logs", "svc", [json_log], INDEX, fallback))
+    [expected] = _worker_results(items, fallback, shift)
+
+    if plain is None:
+        assert isinstance(expected, Skipped)
+        assert "falls outside 1970 to 2554" in expected.message
+    else:
+        assert plain == expected
 
 
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from otel_replay.encode import RequestEncoder
+from otel_replay.errors import RecordError
 from otel_replay.formats import otlp_plain
 from otel_replay.formats.limits import MAX_VALUE_DEPTH, too_deep
 from otel_replay.model import Location, ResourceData, ScopeData, SpanData
 from otel_replay.plainotlp import PlainOtlpSpan, PlainOtlpSpanEncoder
+from otel_replay.timeshift import TimeShift
 from tests.test_otlp_plain import PLAIN_SPANS, SPANS, collector_span
 
 LOCATION = Location(Path("spans.jsonl"), 0, "resourceSpans[0].scopeSpans[0].spans[0]")
@@ -45,6 +48,25 @@ def test_encoded_span_equals_decoded_then_encoded(json_span: object) -> None:
             assert encoded is None
         else:
             assert encoded == fields_of(decoded)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(json_span=PLAIN_SPANS, shift=st.one_of(st.integers(-(2**62), 2**62), st.integers(-(2**65), 2**65)))
+def test_shifted_span_equals_moved_then_encoded(json_span: object, shift: int) -> None:
+    """The message has the times that `TimeShift` gives, or the span is declined when one cannot move."""
+    decoded = two_step(json_span)
+    if decoded is None:
+        return
+    encoded = SHARED.encode(json_span, shift=shift)
+    try:
+        shifted = TimeShift(shift).apply(decoded)
+    except RecordError:
+        assert encoded is None
+        return
+
+    assert encoded is not None
+    assert encoded[:7] == fields_of(decoded)[:7]
+    assert encoded[7] == RequestEncoder().span_message(shifted)  # type: ignore[arg-type]  # a SpanData
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])

@@ -12,12 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otel_replay.encode import RequestEncoder
+from otel_replay.errors import RecordError
 from otel_replay.formats import codemachine
 from otel_replay.model import SpanData
 from otel_replay.plainspan import PlainSpan, PlainSpanEncoder
+from otel_replay.timeshift import TimeShift
 
 PATH = Path("generated.json")
 INDEX = 7
+# Offsets that move recorded times within range, and some that move them out of it.
+SHIFTS = st.one_of(st.just(0), st.integers(-(2**62), 2**62), st.integers(-(2**65), 2**65))
 
 HEX_32 = st.text("0123456789abcdef", min_size=32, max_size=32)
 HEX_16 = st.text("0123456789abcdef", min_size=16, max_size=16)
@@ -200,6 +204,35 @@ def test_plain_span_matches_full_path(json_span: dict[str, object]) -> None:
     attributes = [json_span.get("attributes") or {}, *(event.get("attributes") or {} for event in events)]
     if all(key.isascii() for mapping in attributes for key in mapping):
         assert plain is not None
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(json_span=plain_spans, shift=SHIFTS)
+def test_plain_span_moves_times_like_full_path(json_span: dict[str, object], shift: int) -> None:
+    """With a time shift, the message has the full path's moved times, or the span is declined when one cannot move."""
+    plain = PlainSpanEncoder().encode(INDEX, json_span, shift=shift)
+    if plain is None:
+        assert PlainSpanEncoder().encode(INDEX, json_span) is None or _cannot_move(json_span, shift)
+        return
+
+    [span] = codemachine.decode_elements(PATH, "spans", "svc", [json_span], INDEX)
+    assert isinstance(span, SpanData)
+    shifted = TimeShift(shift).apply(span)
+    assert plain[:8] == (INDEX, span.trace_id, span.span_id, span.parent_span_id, 1, span.name, *_times(span))
+    assert plain[8] == RequestEncoder().span_message(shifted)  # type: ignore[arg-type]  # a SpanData
+
+
+def _times(span: SpanData) -> tuple[int, int]:
+    return span.start_time_unix_nano, span.end_time_unix_nano
+
+
+def _cannot_move(json_span: dict[str, object], shift: int) -> bool:
+    [span] = codemachine.decode_elements(PATH, "spans", "svc", [json_span], INDEX)
+    try:
+        TimeShift(shift).apply(span)  # type: ignore[arg-type]  # a SpanData
+    except RecordError:
+        return True
+    return False
 
 
 @pytest.mark.parametrize("field", list(odd_fields))

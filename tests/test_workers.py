@@ -108,13 +108,60 @@ def test_workers_options_like_one_process(receiver: OTLPReceiver, options: list[
     assert sorted(parallel[2].splitlines()) == sorted(serial[2].splitlines())
 
 
-def test_workers_ignored_when_times_move(receiver: OTLPReceiver) -> None:
-    """A time shift changes records after reading, so the records are read in one process, with a warning."""
+def test_workers_ignored_for_unscanned_shift(receiver: OTLPReceiver) -> None:
+    """Without a scan, --shift could move some record out of range, so the records are read in one process."""
     serial = _reference(receiver, CODEMACHINE / "traces", "--shift", "-1d")
     parallel = _replay(receiver, CODEMACHINE / "traces", "--shift", "-1d", "--workers", "2")
 
     assert parallel[0] == serial[0]
-    assert "--workers 2 has no effect with a time shift" in parallel[2]
+    assert "--workers 2 has no effect with --shift without --shift-to-now or --start-at" in parallel[2]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--start-at", "2027-01-01T00:00:00Z"],
+        ["--start-at", "2001-02-03T04:05:06.123456789Z", "--signals", "traces,logs"],
+        ["--start-at", "2027-01-01T00:00:00Z", "--name", "cli.*", "--no-dedupe"],
+    ],
+)
+def test_workers_move_times_like_one_process(receiver: OTLPReceiver, options: list[str], workers: str) -> None:
+    """The workers move every time by the scanned offset while encoding, as the one-process path does after reading."""
+    serial = _reference(receiver, CODEMACHINE / "traces", *options)
+    parallel = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", workers)
+
+    assert len(serial[0]) > 3
+    assert parallel[0] == serial[0]
+    assert parallel[1] == serial[1]
+    assert sorted(parallel[2].splitlines()) == sorted(serial[2].splitlines())
+    assert "has no effect" not in parallel[2]
+
+
+def test_workers_shift_to_now_like_one_process(receiver: OTLPReceiver) -> None:
+    """--shift-to-now with workers sends what one process sends when moving by the same offset."""
+    parallel = _replay(receiver, CODEMACHINE / "traces", "--shift-to-now", "--workers", "2")
+    offset = parallel[1]["time_offset_ns"]
+    assert isinstance(offset, int)
+    serial = _reference(receiver, CODEMACHINE / "traces", "--shift", f"{offset}ns")
+
+    assert "has no effect" not in parallel[2]
+    assert len(serial[0]) > 3
+    assert parallel[0] == serial[0]
+
+
+def test_workers_offset_out_of_range_read_in_one_process(receiver: OTLPReceiver) -> None:
+    """An offset that moves the oldest record to 1970 makes it invalid, as in one process, without workers."""
+    options = ["--start-at", "1970-01-01T00:00:00Z"]
+    serial = _reference(receiver, CODEMACHINE / "traces", *options)
+    parallel = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", "2")
+
+    signals = serial[1]["signals"]
+    assert isinstance(signals, dict)
+    assert signals["traces"]["skipped_by_reason"]["invalid"] == 1
+    assert parallel[0] == serial[0]
+    assert parallel[1]["signals"] == signals
+    assert "--workers 2 has no effect" in parallel[2]
 
 
 def test_workers_truncated_file(tmp_path: Path, receiver: OTLPReceiver) -> None:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, TypeAlias
 
 from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan, RequestEncoder, scope_field
+from otel_replay.errors import RecordError
 from otel_replay.formats import otlp_json
 from otel_replay.formats.compression import open_binary
 from otel_replay.formats.limits import guard_items, max_record_bytes, record_size_limit
@@ -56,6 +57,8 @@ from otel_replay.model import (
     SpanData,
 )
 from otel_replay.plainotlp import PlainOtlpSpanEncoder
+from otel_replay.report import INVALID
+from otel_replay.timeshift import TimeShift, moved
 from otel_replay.transform import log_identity
 
 __all__ = ["TASK_CHARS", "read"]
@@ -152,25 +155,30 @@ class _Task:
     """The byte offset of the text in the decompressed file."""
 
 
-def read(executor: Executor | None, path: Path, *, runs: bool, max_in_flight: int) -> Iterator[Item | EncodedRun]:
+def read(
+    executor: Executor | None, path: Path, *, runs: bool, max_in_flight: int, shift: int = 0
+) -> Iterator[Item | EncodedRun]:
     """Yield the records of an OTLP/JSON file as `otlp_json.read` does, with its lines decoded in `executor`.
 
     With ``runs=True``, consecutive records without notices come as `EncodedRun` objects.
     At most `max_in_flight` tasks are queued or running, so a slow receiver stops the reading.
-    Without an executor, `otlp_json.read` reads the file in this process.
+    The encoded spans and log records are sent with their times moved by `shift` nanoseconds,
+    while their fields keep the recorded times. Without an executor, `otlp_json.read` reads
+    the file in this process, and the caller moves the times.
     """
     if executor is None:
         return otlp_json.read(path)
-    return _Reader(executor, path, runs=runs, max_in_flight=max_in_flight).items()
+    return _Reader(executor, path, runs=runs, max_in_flight=max_in_flight, shift=shift).items()
 
 
 class _Reader:
     """Cuts a file into tasks, takes their results in order, and reads the rest itself when a task stops."""
 
-    def __init__(self, executor: Executor, path: Path, *, runs: bool, max_in_flight: int) -> None:
+    def __init__(self, executor: Executor, path: Path, *, runs: bool, max_in_flight: int, shift: int) -> None:
         self._executor = executor
         self._path = path
         self._runs = runs
+        self._shift = shift
         self._max_in_flight = max_in_flight
         self._limit = max_record_bytes()
         self._resources: dict[SharedKey, ResourceData] = {}
@@ -275,7 +283,7 @@ class _Reader:
     def _submit(self, task: _Task) -> None:
         # The first task starts at the first document, after any blank lines.
         first = self._submitted == 0 and self._documents == 0
-        arguments = (self._path, task.text, task.line, first, self._runs, self._limit)
+        arguments = (self._path, task.text, task.line, first, self._runs, self._limit, self._shift)
         self._pending.append((self._executor.submit(_decode_task, *arguments), task))
         self._submitted += 1
 
@@ -403,14 +411,22 @@ def _renumbered(item: Skipped | Notice, base: int) -> Skipped | Notice:
 # --- in the worker processes -----------------------------------------------------------
 
 
-def _decode_task(path: Path, text: str, line: int, first: bool, runs: bool, limit: int) -> _TaskResult:
+def _decode_task(path: Path, text: str, line: int, first: bool, runs: bool, limit: int, shift: int) -> _TaskResult:
     """Decode the lines of `text`, the first at `line`; `first` is set when no document comes before them."""
     global _encoder, _span_encoder  # one per worker process keeps its caches
     if _encoder is None or _span_encoder is None:
         _encoder, _span_encoder = RequestEncoder(), PlainOtlpSpanEncoder()
     with record_size_limit(limit):
         return _decode_lines(
-            path, text, line, first=first, runs=runs, encoder=_encoder, span_encoder=_span_encoder, limit=limit
+            path,
+            text,
+            line,
+            first=first,
+            runs=runs,
+            encoder=_encoder,
+            span_encoder=_span_encoder,
+            limit=limit,
+            shift=shift,
         )
 
 
@@ -424,9 +440,10 @@ def _decode_lines(
     encoder: RequestEncoder,
     span_encoder: PlainOtlpSpanEncoder,
     limit: int,
+    shift: int = 0,
 ) -> _TaskResult:
-    results = _Results(encoder, runs=runs)
-    converter = _TaskConverter(path, results.list, span_encoder)
+    results = _Results(encoder, runs=runs, shift=shift)
+    converter = _TaskConverter(path, results.list, span_encoder, shift)
     lines = text.split("\n")
     if text.endswith("\n"):
         lines.pop()
@@ -465,10 +482,11 @@ class _TaskConverter(RecordConverter):
     It encodes plain spans in one pass, into `EncodedSpan` records.
     """
 
-    def __init__(self, path: Path, results: list[_Result], span_encoder: PlainOtlpSpanEncoder) -> None:
+    def __init__(self, path: Path, results: list[_Result], span_encoder: PlainOtlpSpanEncoder, shift: int) -> None:
         super().__init__(path)
         self._results = results
         self._span_encoder = span_encoder
+        self._shift = shift
         self._slots: dict[int, int] = {}  # id of a ResourceData or ScopeData, which the caches keep alive
         self._first_notices: dict[int, tuple[int, Notice]] = {}  # keeps the notice alive, so its id stays its own
 
@@ -492,7 +510,7 @@ class _TaskConverter(RecordConverter):
     def _encode_plain_span(
         self, json_span: object, resource: ResourceData, scope: ScopeData, location: Location
     ) -> EncodedSpan | None:
-        encoded = self._span_encoder.encode(json_span)
+        encoded = self._span_encoder.encode(json_span, shift=self._shift)
         if encoded is None:
             return None
         trace_id, span_id, parent_span_id, kind, name, start, end, message = encoded
@@ -523,10 +541,11 @@ class _TaskConverter(RecordConverter):
 class _Results:
     """Collects a task's results in order, gathering consecutive records into runs when asked to."""
 
-    def __init__(self, encoder: RequestEncoder, *, runs: bool) -> None:
+    def __init__(self, encoder: RequestEncoder, *, runs: bool, shift: int) -> None:
         self.list: list[_Result] = []
         self._encoder = encoder
         self._runs = runs
+        self._shift = TimeShift(shift)
         self._run: _Columns | None = None
         self._pending_record: tuple[SpanData | LogData, int, int] | None = (
             None  # a record that may be followed by notices
@@ -553,7 +572,7 @@ class _Results:
         elif self._runs:
             self._pending_record = (item, resource, scope)
         else:
-            self.list.append(self._result(item, resource, scope))
+            self.list.append(self._result(item, resource, scope, self._message(item)))
 
     def finish(self, records: int, documents: int, recheck: int | None) -> _TaskResult:
         """Return the task's results once every record was added."""
@@ -568,14 +587,16 @@ class _Results:
         if pending is None:
             return
         record, resource, scope = pending
-        if alone:
+        encoded = self._message(record)
+        if alone or isinstance(encoded, Skipped):
             self._end_run()
-            self.list.append(self._result(record, resource, scope))
+            self.list.append(self._result(record, resource, scope, encoded))
             return
         index = record.location.index or 0
+        offset = self._shift.offset_nanos
         if isinstance(record, SpanData):
             run = self._run_for(Signal.TRACES, index, resource, scope, int(record.kind))
-            run.fields.append(scope_field(self._encoder.span_message(record)))
+            run.fields.append(scope_field(encoded))
             run.keys += _pack_fingerprint(*span_fingerprint(record.trace_id, record.span_id))
             if record.parent_span_id:
                 run.parents += _pack_fingerprint(*span_fingerprint(record.trace_id, record.parent_span_id))
@@ -583,12 +604,12 @@ class _Results:
             else:
                 run.parents += _NO_PARENT
                 run.has_parent.append(0)
-            run.times.append(record.end_time_unix_nano)
+            run.times.append(moved(record.end_time_unix_nano, offset))
         else:
             run = self._run_for(Signal.LOGS, index, resource, scope, 0)
-            run.fields.append(scope_field(self._encoder.log_message(record)))
+            run.fields.append(scope_field(encoded))
             run.keys += _pack_fingerprint(*log_identity(record))
-            run.times.append(record.time_unix_nano or record.observed_time_unix_nano)
+            run.times.append(moved(record.time_unix_nano or record.observed_time_unix_nano, offset))
 
     def _run_for(self, signal: Signal, index: int, resource: int, scope: int, kind: int) -> _Columns:
         """Return the run that a record continues, starting one if needed."""
@@ -603,14 +624,30 @@ class _Results:
             self.list.append(self._run)
             self._run = None
 
-    def _result(self, record: SpanData | LogData, resource: int, scope: int) -> _SpanResult | _LogResult:
+    def _message(self, record: SpanData | LogData) -> bytes | Skipped:
+        """Return the record's message with its times moved, or the record as invalid when they cannot move."""
+        if type(record) is EncodedSpan:
+            return record.encoded  # the plain path moved its times
+        try:
+            shifted = self._shift.apply(record)
+        except RecordError as error:
+            # NOTE: as in workers.py, the main process would count a duplicate as such first.
+            location = dataclasses.replace(record.location, field=error.field)
+            return Skipped(record.signal, location, INVALID, error.message)
+        if isinstance(shifted, SpanData):
+            return self._encoder.span_message(shifted)
+        return self._encoder.log_message(shifted)  # type: ignore[arg-type]  # a LogData in, a LogData out
+
+    def _result(
+        self, record: SpanData | LogData, resource: int, scope: int, encoded: bytes | Skipped
+    ) -> _SpanResult | _LogResult | Skipped:
+        if isinstance(encoded, Skipped):
+            return encoded
         index = record.location.index or 0
         if isinstance(record, SpanData):
-            encoded = self._encoder.span_message(record)
             ids = (record.trace_id, record.span_id, record.parent_span_id)
             times = (record.start_time_unix_nano, record.end_time_unix_nano)
             return (index, resource, scope, *ids, int(record.kind), record.name, *times, encoded)
-        encoded = self._encoder.log_message(record)
         log_times = (record.time_unix_nano, record.observed_time_unix_nano)
         return (index, resource, scope, log_identity(record), record.trace_id, record.span_id, *log_times, encoded)
 

@@ -25,7 +25,9 @@ from typing import Any, Final, TypeAlias
 import orjson
 
 from otel_replay.encode import encode_log_attribute, encode_log_body, varint
+from otel_replay.errors import RecordError
 from otel_replay.model import AnyValue, ResourceData
+from otel_replay.timeshift import moved
 
 __all__ = ["PlainLog", "PlainLogEncoder"]
 
@@ -104,22 +106,25 @@ class PlainLogEncoder:
         # every record of a resource gets the same attributes object.
         self._resources: dict[bytes, dict[str, AnyValue]] = {}
 
-    def encode(self, index: int, json_log: object, fallback: ResourceData) -> PlainLog | None:
+    def encode(self, index: int, json_log: object, fallback: ResourceData, *, shift: int = 0) -> PlainLog | None:
         """Return a plain log record's result as `workers._log_result` would, or None when it is not plain.
 
         `fallback` is the resource of records without one, whose attributes are part of the
         fingerprint. Do not change the returned resource attributes: they are shared among
-        the records of the resource.
+        the records of the resource. The message has its times moved by `shift` nanoseconds,
+        as `timeshift.TimeShift` moves them, while the returned times and the fingerprint
+        are the recorded ones. A record whose time the shift would move out of range is not plain.
         """
         if type(json_log) is not dict:
             return None
         try:
-            return self._encode(index, json_log, fallback)
-        except _NotPlainError:
+            return self._encode(index, json_log, fallback, shift)
+        except (_NotPlainError, RecordError):
             return None
 
-    def _encode(self, index: int, log: dict[str, Any], fallback: ResourceData) -> PlainLog:
+    def _encode(self, index: int, log: dict[str, Any], fallback: ResourceData, shift: int) -> PlainLog:
         time = _time(log.get("timestamp"))
+        sent_time = moved(time, shift) if shift else time
         severity_number = log.get("severityNumber")
         if severity_number is not None and (
             type(severity_number) is not int or not 0 <= severity_number <= _MAX_SEVERITY
@@ -140,8 +145,8 @@ class PlainLogEncoder:
 
         # The fields in field-number order, as `RequestEncoder.log_message` writes them.
         parts: list[bytes] = []
-        if time:
-            parts += (_TIME, _pack_fixed64(time))
+        if sent_time:
+            parts += (_TIME, _pack_fixed64(sent_time))
         if severity_number:
             parts += (_SEVERITY_NUMBER, _SMALL_VARINTS[severity_number])
         if severity_text:
@@ -153,8 +158,8 @@ class PlainLogEncoder:
             parts += (_TRACE_ID, trace_id_bytes)
         if span_id_bytes:
             parts += (_SPAN_ID, span_id_bytes)
-        if time:
-            parts += (_OBSERVED_TIME, _pack_fixed64(time))
+        if sent_time:
+            parts += (_OBSERVED_TIME, _pack_fixed64(sent_time))
 
         # The same fields, in the same order, as `transform.log_identity` serializes. The
         # scope is the format's empty one, and flags and event name keep their defaults.

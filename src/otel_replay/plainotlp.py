@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Final, TypeAlias
 
 from otel_replay.encode import encode_event_attribute, encode_link_attribute, encode_span_attribute, varint
+from otel_replay.errors import RecordError
 from otel_replay.formats.limits import too_deep
 from otel_replay.formats.otlp_plain import (
     EVENT_KEYS,
@@ -38,6 +39,7 @@ from otel_replay.formats.otlp_plain import (
     unsigned,
 )
 from otel_replay.model import AnyValue
+from otel_replay.timeshift import moved
 
 __all__ = ["PlainOtlpSpan", "PlainOtlpSpanEncoder"]
 
@@ -92,16 +94,21 @@ class PlainOtlpSpanEncoder:
         self._event_fields: _FieldCache = {}
         self._link_fields: _FieldCache = {}
 
-    def encode(self, json_span: object) -> PlainOtlpSpan | None:
-        """Return a plain span's fields and Span message as the two-step path would, or None when it is not plain."""
+    def encode(self, json_span: object, *, shift: int = 0) -> PlainOtlpSpan | None:
+        """Return a plain span's fields and Span message as the two-step path would, or None when it is not plain.
+
+        The message has every time moved by `shift` nanoseconds, as `timeshift.TimeShift` moves
+        them, and a span with a time that the shift would move out of range is not plain. The
+        returned start and end times are the recorded ones.
+        """
         if type(json_span) is not dict or not json_span.keys() <= SPAN_KEYS:
             return None
         try:
-            return self._encode(json_span)
-        except NotPlainError:
+            return self._encode(json_span, shift)
+        except (NotPlainError, RecordError):
             return None
 
-    def _encode(self, span: dict[str, object]) -> PlainOtlpSpan:
+    def _encode(self, span: dict[str, object], shift: int) -> PlainOtlpSpan:
         get = span.get
         trace_id = required_id(get("traceId"), TRACE_ID)
         span_id = required_id(get("spanId"), SPAN_ID)
@@ -110,6 +117,7 @@ class PlainOtlpSpanEncoder:
         kind = int(KINDS[enum_number(get("kind"), KIND_NUMBERS, len(KINDS) - 1)])
         start = _unsigned(get("startTimeUnixNano"), UINT64_MAX)
         end = _unsigned(get("endTimeUnixNano"), UINT64_MAX)
+        sent_start, sent_end = (moved(start, shift), moved(end, shift)) if shift else (start, end)
 
         parts = [_TRACE_ID_FIELD, trace_id.to_bytes(16, "big"), _SPAN_ID_FIELD, span_id.to_bytes(8, "big")]
         trace_state = plain_string(get("traceState"))
@@ -121,13 +129,13 @@ class PlainOtlpSpanEncoder:
             parts.append(_string(_NAME, name))
         if kind:
             parts += (_KIND, varint(kind))
-        if start:
-            parts += (_START_TIME, _pack_fixed64(start))
-        if end:
-            parts += (_END_TIME, _pack_fixed64(end))
+        if sent_start:
+            parts += (_START_TIME, _pack_fixed64(sent_start))
+        if sent_end:
+            parts += (_END_TIME, _pack_fixed64(sent_end))
         parts.append(self._attributes(get("attributes"), self._span_fields, encode_span_attribute))
         parts.append(_uint(_DROPPED_ATTRIBUTES, _unsigned(get("droppedAttributesCount"), UINT32_MAX)))
-        parts += self._events(get("events"))
+        parts += self._events(get("events"), shift)
         parts.append(_uint(_DROPPED_EVENTS, _unsigned(get("droppedEventsCount"), UINT32_MAX)))
         parts += self._links(get("links"))
         parts.append(_uint(_DROPPED_LINKS, _unsigned(get("droppedLinksCount"), UINT32_MAX)))
@@ -137,7 +145,7 @@ class PlainOtlpSpanEncoder:
             parts += (_FLAGS, _pack_fixed32(flags))
         return (trace_id, span_id, parent_span_id, kind, name, start, end, b"".join(parts))
 
-    def _events(self, json_events: object) -> list[bytes]:
+    def _events(self, json_events: object, shift: int) -> list[bytes]:
         """Return the Span's encoded events fields."""
         if json_events is None:
             return []
@@ -150,6 +158,8 @@ class PlainOtlpSpanEncoder:
                 raise NotPlainError
             get = event.get
             time = _unsigned(get("timeUnixNano"), UINT64_MAX)
+            if shift:
+                time = moved(time, shift)
             body = _EVENT_TIME + _pack_fixed64(time) if time else b""
             body += _string(_EVENT_NAME, plain_string(get("name")))
             body += self._attributes(get("attributes"), self._event_fields, encode_event_attribute)

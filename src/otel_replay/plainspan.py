@@ -33,6 +33,7 @@ import orjson
 from otel_replay.encode import encode_event_attribute, encode_span_attribute, varint
 from otel_replay.errors import RecordError
 from otel_replay.model import AnyValue, SpanKindCode
+from otel_replay.timeshift import moved
 from otel_replay.values import NANOS_PER_MILLISECOND, digits_to_unix_nano, literal_to_unix_nano, to_unix_nano
 
 __all__ = ["PlainSpan", "PlainSpanEncoder"]
@@ -89,16 +90,21 @@ class PlainSpanEncoder:
         self._span_fields: _FieldCache = {}
         self._event_fields: _FieldCache = {}
 
-    def encode(self, index: int, json_span: object) -> PlainSpan | None:
-        """Return a plain span's fields and Span message as the full path would, or None when it is not plain."""
+    def encode(self, index: int, json_span: object, *, shift: int = 0) -> PlainSpan | None:
+        """Return a plain span's fields and Span message as the full path would, or None when it is not plain.
+
+        The message has every time moved by `shift` nanoseconds, as `timeshift.TimeShift` moves
+        them, and a span with a time that the shift would move out of range is not plain. The
+        returned start and end times are the recorded ones.
+        """
         if type(json_span) is not dict:
             return None
         try:
-            return self._encode(index, json_span)
+            return self._encode(index, json_span, None, shift)
         except (_NotPlainError, RecordError):
             return None
 
-    def encode_text(self, index: int, text: str) -> PlainSpan | None:
+    def encode_text(self, index: int, text: str, *, shift: int = 0) -> PlainSpan | None:
         """Return the result of `encode` for a record's JSON text, or None when it is not plain.
 
         Raises:
@@ -108,11 +114,11 @@ class PlainSpanEncoder:
         if type(json_span) is not dict:
             return None
         try:
-            return self._encode(index, json_span, _TextTimes(text, json_span))
+            return self._encode(index, json_span, _TextTimes(text, json_span), shift)
         except (_NotPlainError, RecordError):
             return None
 
-    def _encode(self, index: int, span: dict[str, object], times: _TextTimes | None = None) -> PlainSpan:
+    def _encode(self, index: int, span: dict[str, object], times: _TextTimes | None, shift: int) -> PlainSpan:
         name = _text(span.get("name"))
         trace_id_hex = _hex_id(span.get("traceId"), _TRACE_ID)
         span_id_hex = _hex_id(span.get("spanId"), _SPAN_ID)
@@ -125,7 +131,8 @@ class PlainSpanEncoder:
             end = times.only(_END_KEY, span.get("endTime"), "endTime")
         status = _status(span.get("status"))
         attributes = _attributes(span.get("attributes"), self._span_fields, encode_span_attribute)
-        events = self._events(span.get("events"), times)
+        events = self._events(span.get("events"), times, shift)
+        sent_start, sent_end = (moved(start, shift), moved(end, shift)) if shift else (start, end)
 
         parts = [_TRACE_ID_FIELD, bytes.fromhex(trace_id_hex), _SPAN_ID_FIELD, bytes.fromhex(span_id_hex)]
         if parent_span_id:
@@ -134,10 +141,10 @@ class PlainSpanEncoder:
             encoded_name = name.encode()
             parts += (_NAME, varint(len(encoded_name)), encoded_name)
         parts.append(_INTERNAL_KIND)
-        if start:
-            parts += (_START_TIME, _pack_fixed64(start))
-        if end:
-            parts += (_END_TIME, _pack_fixed64(end))
+        if sent_start:
+            parts += (_START_TIME, _pack_fixed64(sent_start))
+        if sent_end:
+            parts += (_END_TIME, _pack_fixed64(sent_end))
         parts.append(attributes)
         parts.extend(events)
         parts += (_STATUS, varint(len(status)), status)
@@ -146,7 +153,7 @@ class PlainSpanEncoder:
         span_id = int(span_id_hex, 16)
         return (index, trace_id, span_id, parent_span_id, _INTERNAL, name, start, end, b"".join(parts))
 
-    def _events(self, value: object, times: _TextTimes | None) -> list[bytes]:
+    def _events(self, value: object, times: _TextTimes | None, shift: int) -> list[bytes]:
         """Return the Span's encoded events fields."""
         if value is None:
             return []
@@ -164,6 +171,8 @@ class PlainSpanEncoder:
                 time = to_unix_nano(event.get("time"), NANOS_PER_MILLISECOND, "time")
             else:
                 time = times.next_event(event.get("time"))
+            if shift:
+                time = moved(time, shift)
             attributes = _attributes(event.get("attributes"), self._event_fields, encode_event_attribute)
             body = _EVENT_TIME + _pack_fixed64(time) if time else b""
             if name:

@@ -26,6 +26,7 @@ __all__ = [
     "TimeRange",
     "TimeShift",
     "format_duration",
+    "moved",
     "parse_duration",
     "parse_instant",
     "pass_offsets",
@@ -284,16 +285,25 @@ class TimeShift:
         return dataclasses.replace(metric, points=points)
 
     def _move(self, unix_nano: int, field: str) -> int:
-        if not unix_nano:
-            return 0
-        moved = unix_nano + self.offset_nanos
-        if not 0 < moved <= _MAX_UNIX_NANO:
-            msg = (
-                f"time {unix_nano} moved by {self.offset_nanos} ns falls outside 1970 to 2554, "
-                "which OTLP cannot carry; choose a smaller --shift or a later --start-at"
-            )
-            raise RecordError(field, msg)
-        return moved
+        return moved(unix_nano, self.offset_nanos, field)
+
+
+def moved(unix_nano: int, offset_nanos: int, field: str = "") -> int:
+    """Return a time moved by `offset_nanos`; an unset time (0) stays unset.
+
+    Raises:
+        RecordError: the moved time falls before 1970 or past what OTLP can carry.
+    """
+    if not unix_nano:
+        return 0
+    result = unix_nano + offset_nanos
+    if not 0 < result <= _MAX_UNIX_NANO:
+        msg = (
+            f"time {unix_nano} moved by {offset_nanos} ns falls outside 1970 to 2554, "
+            "which OTLP cannot carry; choose a smaller --shift or a later --start-at"
+        )
+        raise RecordError(field, msg)
+    return result
 
 
 class AgeCheck:

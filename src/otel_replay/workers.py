@@ -18,6 +18,7 @@ for replays whose filters, pacing or ledger look at each record.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import multiprocessing
@@ -37,6 +38,7 @@ import orjson
 
 from otel_replay import otlp_tasks
 from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan, RequestEncoder, scope_field
+from otel_replay.errors import RecordError
 from otel_replay.formats import codemachine
 from otel_replay.formats.limits import guard, guard_items
 from otel_replay.index import span_fingerprint
@@ -49,11 +51,14 @@ from otel_replay.model import (
     ResourceData,
     ScopeData,
     Signal,
+    Skipped,
     SpanData,
     SpanKindCode,
 )
 from otel_replay.plainlog import PlainLog, PlainLogEncoder
 from otel_replay.plainspan import PlainSpan, PlainSpanEncoder
+from otel_replay.report import INVALID
+from otel_replay.timeshift import TimeShift, moved
 from otel_replay.transform import log_identity
 
 __all__ = ["IN_FLIGHT_PER_WORKER", "TASK_CHARS", "TASK_RECORDS", "WorkerPool"]
@@ -66,8 +71,9 @@ _SpanResult: TypeAlias = PlainSpan
 _LogResult: TypeAlias = tuple[
     int, "bytes | None", "dict[str, AnyValue] | None", tuple[int, int], int, int, int, int, bytes
 ]
-_Task: TypeAlias = tuple[Path, str, "str | None", "str | None", list["str | codemachine.Parsed"], int, bool]
-"""File, array name, service, separator of the texts, texts or parsed elements, index of the first, runs."""
+_Task: TypeAlias = tuple[Path, str, "str | None", "str | None", list["str | codemachine.Parsed"], int, bool, int]
+"""File, array name, service, separator of the texts, texts or parsed elements, index of the first, runs, and
+the time shift in nanoseconds."""
 _T = TypeVar("_T")
 _EMPTY_SCOPE: Final = ScopeData()
 _pack_fingerprint: Final = FINGERPRINTS.pack
@@ -144,22 +150,29 @@ class WorkerPool:
         # in a replay of 200,000 spans.
         self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
 
-    def read(self, path: Path) -> Iterator[Item | EncodedRun]:
+    def read(self, path: Path, *, shift: int = 0) -> Iterator[Item | EncodedRun]:
         """Yield the records of a CodeMachine file as `codemachine.read` does, decoded by the workers.
 
         With ``runs=True``, consecutive records without notices come as `EncodedRun` objects.
+        The encoded records (`EncodedSpan`, `EncodedLog` and runs) are sent with their times
+        moved by `shift` nanoseconds, while their fields keep the recorded times.
         """
         # The plain paths take only values nested less deeply than the limit, and the workers
         # check the others. `guard` also turns a RecursionError while cutting into a file error.
-        decoder: codemachine.ElementDecoder = self.decode  # type: ignore[assignment]  # runs are records in columns
+        decoder: codemachine.ElementDecoder = functools.partial(self.decode, shift=shift)  # type: ignore[assignment]
         return guard(functools.partial(codemachine.read_with, decoder=decoder))(path)
 
-    def read_otlp_json(self, path: Path) -> Iterator[Item | EncodedRun]:
-        """Yield the records of an OTLP/JSON file as `otlp_json.read` does, with its lines decoded by the workers."""
+    def read_otlp_json(self, path: Path, *, shift: int = 0) -> Iterator[Item | EncodedRun]:
+        """Yield the records of an OTLP/JSON file as `otlp_json.read` does, with its lines decoded by the workers.
+
+        `shift` moves the times of the encoded records as in `read`.
+        """
         # The workers check the nesting limit of what they decode; `guard` checks the lines that
         # this process reads itself.
         return guard(
-            functools.partial(otlp_tasks.read, self._pool, runs=self._runs, max_in_flight=self._max_in_flight)
+            functools.partial(
+                otlp_tasks.read, self._pool, runs=self._runs, max_in_flight=self._max_in_flight, shift=shift
+            )
         )(path)
 
     def close(self, *, abort: bool = False) -> None:
@@ -167,13 +180,13 @@ class WorkerPool:
         self._pool.shutdown(wait=True, cancel_futures=abort)
 
     def decode(
-        self, path: Path, array_name: str, service: str | None, elements: codemachine.RecordTexts
+        self, path: Path, array_name: str, service: str | None, elements: codemachine.RecordTexts, *, shift: int = 0
     ) -> Iterator[Item | EncodedRun]:
         """Decode the elements of a "spans" or "logs" array in the workers: a `codemachine.ElementDecoder`."""
         assembler = _Assembler(path, array_name, service)
         start = 0
         while True:
-            recheck = yield from self._decode_from(assembler, path, array_name, service, elements, start)
+            recheck = yield from self._decode_from(assembler, path, array_name, service, elements, start, shift)
             if recheck is None:
                 return
             # The records before `recheck` are sent; the tasks after it were cut from wrong texts.
@@ -188,6 +201,7 @@ class WorkerPool:
         service: str | None,
         elements: codemachine.RecordTexts,
         start: int,
+        shift: int,
     ) -> Generator[Item | EncodedRun, None, int | None]:
         """Yield the records from element `start` on; return the index of a text cut wrong, else None."""
         pending: deque[Future[list[_Result]]] = deque()
@@ -198,7 +212,7 @@ class WorkerPool:
 
         def submit() -> None:
             nonlocal task, count, size, start
-            arguments: _Task = (path, array_name, service, elements.separator, task, start, self._runs)
+            arguments: _Task = (path, array_name, service, elements.separator, task, start, self._runs, shift)
             pending.append(self._pool.submit(_decode_task, *arguments))
             start += count
             task, count, size = [], 0, 0
@@ -327,6 +341,7 @@ def _decode_task(
     elements: list[str | codemachine.Parsed],
     start: int,
     runs: bool,
+    shift: int,
 ) -> list[_Result]:
     global _encoder, _plain_encoder, _plain_log_encoder  # noqa: PLW0603  # one per worker process keeps its caches
     if _encoder is None or _plain_encoder is None or _plain_log_encoder is None:
@@ -335,12 +350,13 @@ def _decode_task(
         _plain_log_encoder = PlainLogEncoder()
 
     texts = _split_texts(elements, separator)
-    results = _Results(_encoder, ResourceData({"service.name": service} if service is not None else {}), runs=runs)
+    fallback = ResourceData({"service.name": service} if service is not None else {})
+    results = _Results(_encoder, fallback, runs=runs, shift=shift)
     uncut = None
     if array_name == "spans":
-        uncut = _decode_spans(path, service, texts, start, results)
+        uncut = _decode_spans(path, service, texts, start, results, shift)
     else:
-        uncut = _decode_logs(path, service, texts, start, results)
+        uncut = _decode_logs(path, service, texts, start, results, shift)
     results.end()
     if uncut is not None:
         results.list.append(start + uncut)
@@ -348,7 +364,7 @@ def _decode_task(
 
 
 def _decode_spans(
-    path: Path, service: str | None, texts: list[str | codemachine.Parsed], start: int, results: _Results
+    path: Path, service: str | None, texts: list[str | codemachine.Parsed], start: int, results: _Results, shift: int
 ) -> int | None:
     """Add the results of a task's spans; return the position of the first text that is not one JSON value."""
     assert _plain_encoder is not None
@@ -357,7 +373,7 @@ def _decode_spans(
         index = start + position
         # Most spans are plain; the others take the full path one at a time.
         try:
-            plain = plain_encoder.encode_text(index, text) if type(text) is str else None
+            plain = plain_encoder.encode_text(index, text, shift=shift) if type(text) is str else None
         except orjson.JSONDecodeError:
             return position
         if plain is not None:
@@ -390,7 +406,7 @@ def _split_texts(elements: list[str | codemachine.Parsed], separator: str | None
 
 
 def _decode_logs(
-    path: Path, service: str | None, texts: list[str | codemachine.Parsed], start: int, results: _Results
+    path: Path, service: str | None, texts: list[str | codemachine.Parsed], start: int, results: _Results, shift: int
 ) -> int | None:
     """Add the results of a task's log records; return the position of the first text that is not one JSON value."""
     assert _plain_log_encoder is not None
@@ -399,7 +415,7 @@ def _decode_logs(
     values, uncut = codemachine.parse_elements(texts)
     for position, value in enumerate(values):
         index = start + position
-        plain = plain_encoder.encode(index, value, results.fallback)
+        plain = plain_encoder.encode(index, value, results.fallback, shift=shift)
         if plain is not None:
             results.add_log(plain)
         else:
@@ -412,10 +428,11 @@ def _decode_logs(
 class _Results:
     """Collects a task's results in order, gathering consecutive records into runs when asked to."""
 
-    def __init__(self, encoder: RequestEncoder, fallback: ResourceData, *, runs: bool) -> None:
+    def __init__(self, encoder: RequestEncoder, fallback: ResourceData, *, runs: bool, shift: int) -> None:
         self.list: list[_Result] = []
         self.fallback = fallback
         self._encoder = encoder
+        self._shift = TimeShift(shift)
         self._runs = runs
         self._run: _Run | None = None
         self._pending_record: SpanData | LogData | None = None  # a record that may be followed by notices
@@ -430,7 +447,8 @@ class _Results:
             self.list.append(span)
             return
         index, trace_id, span_id, parent_span_id, _, _, _, end, encoded = span
-        self._add_span(self._run_for(index, None, None), encoded, trace_id, span_id, parent_span_id, end)
+        sent_end = moved(end, self._shift.offset_nanos)  # in range, because the message has it
+        self._add_span(self._run_for(index, None, None), encoded, trace_id, span_id, parent_span_id, sent_end)
 
     def add_log(self, log: PlainLog) -> None:
         """Add a plain log record's result."""
@@ -440,7 +458,8 @@ class _Results:
         if not self._runs:
             self.list.append((index, key, attributes, identity, trace_id, span_id, time, observed_time, encoded))
             return
-        self._run_for(index, key, attributes).add_log(encoded, identity, time or observed_time)
+        sent_time = moved(time or observed_time, self._shift.offset_nanos)  # in range, because the message has it
+        self._run_for(index, key, attributes).add_log(encoded, identity, sent_time)
 
     def add_items(self, items: Iterator[Item]) -> None:
         """Add the records, skipped records and notices that the full path decoded."""
@@ -456,7 +475,8 @@ class _Results:
                 self._pending_record = item
             else:
                 self._end_run()
-                self.list.append(self._result(item))
+                encoded = self._message(item) if isinstance(item, SpanData | LogData) else b""
+                self.list.append(self._result(item, encoded))
 
     def end(self) -> None:
         """Finish the results once every record was added."""
@@ -474,18 +494,34 @@ class _Results:
         record, self._pending_record = self._pending_record, None
         if record is None:
             return
-        if alone:
+        encoded = self._message(record)
+        if alone or isinstance(encoded, Skipped):
             self._end_run()
-            self.list.append(self._result(record))
+            self.list.append(self._result(record, encoded))
         elif isinstance(record, SpanData):
             run = self._run_for(record.location.index or 0, None, None)
             ids = (record.trace_id, record.span_id, record.parent_span_id)
-            self._add_span(run, self._encoder.span_message(record), *ids, record.end_time_unix_nano)
+            self._add_span(run, encoded, *ids, moved(record.end_time_unix_nano, self._shift.offset_nanos))
         else:
             key, attributes = self._resource_key(record)
             run = self._run_for(record.location.index or 0, key, attributes)
-            time = record.time_unix_nano or record.observed_time_unix_nano
-            run.add_log(self._encoder.log_message(record), log_identity(record), time)
+            time = moved(record.time_unix_nano or record.observed_time_unix_nano, self._shift.offset_nanos)
+            run.add_log(encoded, log_identity(record), time)
+
+    def _message(self, record: SpanData | LogData) -> bytes | Skipped:
+        """Return the record's message with its times moved, or the record as invalid when they cannot move."""
+        try:
+            shifted = self._shift.apply(record)
+        except RecordError as error:
+            # NOTE: the main process checks for duplicates before it moves times, so there such
+            # a record counts as a duplicate when it is one. The replay uses workers for a time
+            # shift only when its scan found every time in range, so this is a record of a
+            # signal that the replay does not send.
+            location = dataclasses.replace(record.location, field=error.field)
+            return Skipped(record.signal, location, INVALID, error.message)
+        if isinstance(shifted, SpanData):
+            return self._encoder.span_message(shifted)
+        return self._encoder.log_message(shifted)  # type: ignore[arg-type]  # a LogData in, a LogData out
 
     def _add_span(self, run: _Run, encoded: bytes, trace_id: int, span_id: int, parent_span_id: int, end: int) -> None:
         """Add a span to a run, keeping its IDs for the check of parents at the end of the task."""
@@ -521,17 +557,18 @@ class _Results:
         self._sent_resources.add(key)
         return dict(attributes or {})
 
-    def _result(self, item: Item) -> _SpanResult | _LogResult | Item:
+    def _result(self, item: Item, encoded: bytes | Skipped) -> _SpanResult | _LogResult | Item:
+        """Return a record's result with its encoded message, or another item as it is."""
+        if isinstance(encoded, Skipped):
+            return encoded
         if isinstance(item, SpanData):
             index = item.location.index or 0
-            encoded = self._encoder.span_message(item)
             span_fields = (item.name, item.start_time_unix_nano, item.end_time_unix_nano)
             return (index, item.trace_id, item.span_id, item.parent_span_id, int(item.kind), *span_fields, encoded)
         if isinstance(item, LogData):
             key, attributes = self._resource_key(item)
             index = item.location.index or 0
             times = (item.time_unix_nano, item.observed_time_unix_nano)
-            encoded = self._encoder.log_message(item)
             return (index, key, attributes, log_identity(item), item.trace_id, item.span_id, *times, encoded)
         return item
 
