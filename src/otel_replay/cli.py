@@ -214,7 +214,8 @@ WorkersOption = Annotated[
         help="Processes that decode and encode CodeMachine files and OTLP/JSON lines of spans and logs; "
         "1 reads in the main process. "
         "Default: 2 when the input is 4 MiB or more and the machine has 2 or more CPUs, else 1. "
-        "Time shifts, --loop, --new-ids and --pace real read in one process.",
+        "--shift without --shift-to-now or --start-at, --loop, --new-ids, --keep-original-time and "
+        "--pace real read in one process.",
         show_default=False,
     ),
 ]

@@ -41,6 +41,9 @@ def scan_time_range(
     record_filter: RecordFilter,
 ) -> ScanResult:
     """Return the time range of the records that pass the signals and filter, and each file's first schedule time."""
+    # TODO: the scan reads every record in this process, even where the replay that follows
+    # uses the workers. It took 8.9 s of a 17.6 s --shift-to-now replay of 200,000 CodeMachine
+    # spans; the workers could report each task's time range instead.
     scan = _Scan()
     file_starts: dict[Path, int] = {}
     for source in sources:
