@@ -408,11 +408,11 @@ def run_once(command: list[str], environment: dict[str, str], expected: int, tim
     )
 
 
-def replay_command(path: Path, batch_size: int, workers: int) -> list[str]:
+def replay_command(path: Path, batch_size: int, workers: int, extra: list[str]) -> list[str]:
     script = Path(sys.executable).parent / "otel-replay"
     base = [str(script)] if script.is_file() else [sys.executable, "-m", "otel_replay"]
     options = ["--endpoint", "{url}", "--batch-size", str(batch_size), "--workers", str(workers), "--quiet"]
-    return [*base, "replay", str(path), *options]
+    return [*base, "replay", str(path), *options, *extra]
 
 
 def importer_command(runtime: str, importer: str, path: Path, kind: str) -> list[str]:
@@ -461,6 +461,12 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="folder for generated inputs, reused across runs")
     parser.add_argument("--workers", default="1,2", help="comma-separated otel-replay --workers values")
     parser.add_argument("--encoder", choices=["direct", "sdk"], default="direct", help="OTEL_REPLAY_ENCODER")
+    parser.add_argument(
+        "--replay-option",
+        action="append",
+        default=[],
+        help="an option added to each otel-replay run, such as --replay-option=--shift-to-now; repeatable",
+    )
     parser.add_argument("--bun", help="path of the bun executable, to run --importer")
     parser.add_argument("--node", help="path of the node executable, to run --importer-js")
     parser.add_argument("--importer", help="path of CodeMachine CLI's scripts/import-telemetry.ts")
@@ -501,7 +507,7 @@ def main() -> int:
         for _ in range(arguments.repeat):
             # Alternating the programs spreads the machine's varying load over all of them.
             for workers in worker_counts:
-                command = replay_command(path, arguments.batch_size, workers)
+                command = replay_command(path, arguments.batch_size, workers, arguments.replay_option)
                 replay_runs[workers].append(run_once(command, environment, count, arguments.timeout))
             for label, runtime, importer in comparisons:
                 command = importer_command(runtime, importer, importer_path, importer_kind)
@@ -519,7 +525,8 @@ def main() -> int:
             rows.append(row)
             print_row(row, None)
         for workers, runs in replay_runs.items():
-            row = summarize(f"otel-replay {arguments.kind} --workers {workers}", count, size, runs)
+            label = " ".join(["otel-replay", arguments.kind, f"--workers {workers}", *arguments.replay_option])
+            row = summarize(label, count, size, runs)
             rows.append(row)
             print_row(row, reference)
 
