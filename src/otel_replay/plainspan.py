@@ -104,8 +104,12 @@ class PlainSpanEncoder:
         except (_NotPlainError, RecordError):
             return None
 
-    def encode_text(self, index: int, text: str, *, shift: int = 0) -> PlainSpan | None:
+    def encode_text(
+        self, index: int, text: str, *, shift: int = 0, event_times: list[int] | None = None
+    ) -> PlainSpan | None:
         """Return the result of `encode` for a record's JSON text, or None when it is not plain.
+
+        With `event_times`, the recorded times of the span's events are appended to it.
 
         Raises:
             orjson.JSONDecodeError: the text is not one JSON value that orjson accepts.
@@ -114,11 +118,20 @@ class PlainSpanEncoder:
         if type(json_span) is not dict:
             return None
         try:
-            return self._encode(index, json_span, _TextTimes(text, json_span), shift)
+            return self._encode(index, json_span, _TextTimes(text, json_span), shift, event_times)
         except (_NotPlainError, RecordError):
+            if event_times:
+                event_times.clear()
             return None
 
-    def _encode(self, index: int, span: dict[str, object], times: _TextTimes | None, shift: int) -> PlainSpan:
+    def _encode(
+        self,
+        index: int,
+        span: dict[str, object],
+        times: _TextTimes | None,
+        shift: int,
+        event_times: list[int] | None = None,
+    ) -> PlainSpan:
         name = _text(span.get("name"))
         trace_id_hex = _hex_id(span.get("traceId"), _TRACE_ID)
         span_id_hex = _hex_id(span.get("spanId"), _SPAN_ID)
@@ -131,7 +144,7 @@ class PlainSpanEncoder:
             end = times.only(_END_KEY, span.get("endTime"), "endTime")
         status = _status(span.get("status"))
         attributes = _attributes(span.get("attributes"), self._span_fields, encode_span_attribute)
-        events = self._events(span.get("events"), times, shift)
+        events = self._events(span.get("events"), times, shift, event_times)
         sent_start, sent_end = (moved(start, shift), moved(end, shift)) if shift else (start, end)
 
         parts = [_TRACE_ID_FIELD, bytes.fromhex(trace_id_hex), _SPAN_ID_FIELD, bytes.fromhex(span_id_hex)]
@@ -153,7 +166,9 @@ class PlainSpanEncoder:
         span_id = int(span_id_hex, 16)
         return (index, trace_id, span_id, parent_span_id, _INTERNAL, name, start, end, b"".join(parts))
 
-    def _events(self, value: object, times: _TextTimes | None, shift: int) -> list[bytes]:
+    def _events(
+        self, value: object, times: _TextTimes | None, shift: int, event_times: list[int] | None
+    ) -> list[bytes]:
         """Return the Span's encoded events fields."""
         if value is None:
             return []
@@ -171,6 +186,8 @@ class PlainSpanEncoder:
                 time = to_unix_nano(event.get("time"), NANOS_PER_MILLISECOND, "time")
             else:
                 time = times.next_event(event.get("time"))
+            if event_times is not None:
+                event_times.append(time)
             if shift:
                 time = moved(time, shift)
             attributes = _attributes(event.get("attributes"), self._event_fields, encode_event_attribute)

@@ -269,7 +269,25 @@ def _scan_if_needed(
         return None
 
     started = perf_counter()
-    scan = scan_time_range(sources, forced_format, options.signals, options.record_filter)
+    if options.record_filter.active:
+        scan = scan_time_range(sources, forced_format, options.signals, options.record_filter)
+    else:
+        # The workers scan CodeMachine files, and their plain paths read the times quickly.
+        # TODO: OTLP/JSON lines, and a scan with filters, which need each record, are still
+        # read in this process, as fast as a replay in one process.
+        pool = WorkerPool(options.workers if options.workers is not None else default_workers(sources))
+
+        def read(file_format: formats.Format, path: Path) -> Iterator[object]:
+            if file_format.name == codemachine.NAME:
+                return pool.scan(path, options.signals)
+            return file_format.read(path)
+
+        try:
+            scan = scan_time_range(sources, forced_format, options.signals, options.record_filter, read)
+        except BaseException:
+            pool.close(abort=True)  # such as Ctrl-C, which the workers ignore
+            raise
+        pool.close()
     logger.info("Scanned %d records for their times in %.3f s", scan.time_range.records, perf_counter() - started)
     return scan
 

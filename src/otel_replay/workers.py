@@ -39,6 +39,7 @@ import orjson
 from otel_replay import otlp_tasks
 from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan, RequestEncoder, scope_field
 from otel_replay.errors import RecordError
+from otel_replay.filters import RecordFilter
 from otel_replay.formats import codemachine
 from otel_replay.formats.limits import guard, guard_items
 from otel_replay.index import span_fingerprint
@@ -58,6 +59,7 @@ from otel_replay.model import (
 from otel_replay.plainlog import PlainLog, PlainLogEncoder
 from otel_replay.plainspan import PlainSpan, PlainSpanEncoder
 from otel_replay.report import INVALID
+from otel_replay.scan import TimeScan
 from otel_replay.timeshift import TimeShift, moved
 from otel_replay.transform import log_identity
 
@@ -71,9 +73,11 @@ _SpanResult: TypeAlias = PlainSpan
 _LogResult: TypeAlias = tuple[
     int, "bytes | None", "dict[str, AnyValue] | None", tuple[int, int], int, int, int, int, bytes
 ]
-_Task: TypeAlias = tuple[Path, str, "str | None", "str | None", list["str | codemachine.Parsed"], int, bool, int]
-"""File, array name, service, separator of the texts, texts or parsed elements, index of the first, runs, and
-the time shift in nanoseconds."""
+_Task: TypeAlias = tuple[
+    Path, str, "str | None", "str | None", list["str | codemachine.Parsed"], int, bool, int, "frozenset[Signal] | None"
+]
+"""File, array name, service, separator of the texts, texts or parsed elements, index of the first, runs, the
+time shift in nanoseconds, and the signals to scan for times instead of decoding records, if any."""
 _T = TypeVar("_T")
 _EMPTY_SCOPE: Final = ScopeData()
 _pack_fingerprint: Final = FINGERPRINTS.pack
@@ -117,7 +121,7 @@ class _Run:
         self.times.append(time)
 
 
-_Result: TypeAlias = "_Run | _SpanResult | _LogResult | Item | int"
+_Result: TypeAlias = "_Run | _SpanResult | _LogResult | Item | TimeScan | int"
 """A task's records in order, ending with the index of an element to read again when a text was cut wrong."""
 
 
@@ -162,6 +166,17 @@ class WorkerPool:
         decoder: codemachine.ElementDecoder = functools.partial(self.decode, shift=shift)  # type: ignore[assignment]
         return guard(functools.partial(codemachine.read_with, decoder=decoder))(path)
 
+    def scan(self, path: Path, signals: frozenset[Signal]) -> Iterator[Item | TimeScan]:
+        """Yield the time ranges of the records of `signals` in a CodeMachine file, scanned by the workers.
+
+        A `TimeScan` comes for each part of the spans and logs arrays, in file order; the
+        records that are not read in the workers (metrics, a file laid out otherwise) come as
+        `codemachine.read` gives them. Records are counted as the replay would send them
+        without filters: invalid ones and those nested too deeply are left out.
+        """
+        decoder = functools.partial(self.decode, scan=signals)
+        return guard(functools.partial(codemachine.read_with, decoder=decoder))(path)  # type: ignore[arg-type]
+
     def read_otlp_json(self, path: Path, *, shift: int = 0) -> Iterator[Item | EncodedRun]:
         """Yield the records of an OTLP/JSON file as `otlp_json.read` does, with its lines decoded by the workers.
 
@@ -180,13 +195,23 @@ class WorkerPool:
         self._pool.shutdown(wait=True, cancel_futures=abort)
 
     def decode(
-        self, path: Path, array_name: str, service: str | None, elements: codemachine.RecordTexts, *, shift: int = 0
-    ) -> Iterator[Item | EncodedRun]:
-        """Decode the elements of a "spans" or "logs" array in the workers: a `codemachine.ElementDecoder`."""
+        self,
+        path: Path,
+        array_name: str,
+        service: str | None,
+        elements: codemachine.RecordTexts,
+        *,
+        shift: int = 0,
+        scan: frozenset[Signal] | None = None,
+    ) -> Iterator[Item | EncodedRun | TimeScan]:
+        """Decode the elements of a "spans" or "logs" array in the workers: a `codemachine.ElementDecoder`.
+
+        With `scan`, yield the time ranges of the records of those signals instead.
+        """
         assembler = _Assembler(path, array_name, service)
         start = 0
         while True:
-            recheck = yield from self._decode_from(assembler, path, array_name, service, elements, start, shift)
+            recheck = yield from self._decode_from(assembler, path, array_name, service, elements, start, shift, scan)
             if recheck is None:
                 return
             # The records before `recheck` are sent; the tasks after it were cut from wrong texts.
@@ -202,7 +227,8 @@ class WorkerPool:
         elements: codemachine.RecordTexts,
         start: int,
         shift: int,
-    ) -> Generator[Item | EncodedRun, None, int | None]:
+        scan: frozenset[Signal] | None,
+    ) -> Generator[Item | EncodedRun | TimeScan, None, int | None]:
         """Yield the records from element `start` on; return the index of a text cut wrong, else None."""
         pending: deque[Future[list[_Result]]] = deque()
         task: list[str | codemachine.Parsed] = []
@@ -212,7 +238,7 @@ class WorkerPool:
 
         def submit() -> None:
             nonlocal task, count, size, start
-            arguments: _Task = (path, array_name, service, elements.separator, task, start, self._runs, shift)
+            arguments: _Task = (path, array_name, service, elements.separator, task, start, self._runs, shift, scan)
             pending.append(self._pool.submit(_decode_task, *arguments))
             start += count
             task, count, size = [], 0, 0
@@ -254,7 +280,7 @@ class _Assembler:
         self._fallback = ResourceData({"service.name": service} if service is not None else {})
         self._resources: dict[bytes, ResourceData] = {}
 
-    def items(self, results: list[_Result]) -> Generator[Item | EncodedRun, None, int | None]:
+    def items(self, results: list[_Result]) -> Generator[Item | EncodedRun | TimeScan, None, int | None]:
         """Yield the records of a task's results; return the index of an element to read again, if any."""
         for result in results:
             if isinstance(result, int):
@@ -342,6 +368,7 @@ def _decode_task(
     start: int,
     runs: bool,
     shift: int,
+    scan: frozenset[Signal] | None,
 ) -> list[_Result]:
     global _encoder, _plain_encoder, _plain_log_encoder  # noqa: PLW0603  # one per worker process keeps its caches
     if _encoder is None or _plain_encoder is None or _plain_log_encoder is None:
@@ -351,6 +378,8 @@ def _decode_task(
 
     texts = _split_texts(elements, separator)
     fallback = ResourceData({"service.name": service} if service is not None else {})
+    if scan is not None:
+        return _scan_texts(path, array_name, service, texts, start, fallback, scan)
     results = _Results(_encoder, fallback, runs=runs, shift=shift)
     uncut = None
     if array_name == "spans":
@@ -386,6 +415,52 @@ def _decode_spans(
             guard_items(codemachine.decode_elements(path, "spans", service, values, index, results.fallback))
         )
     return None
+
+
+def _scan_texts(
+    path: Path,
+    array_name: str,
+    service: str | None,
+    texts: list[str | codemachine.Parsed],
+    start: int,
+    fallback: ResourceData,
+    signals: frozenset[Signal],
+) -> list[_Result]:
+    """Return the time range of a task's records, followed by the index of a text to read again, if any."""
+    assert _plain_encoder is not None
+    assert _plain_log_encoder is not None
+    scan = TimeScan()
+    results: list[_Result] = [scan]
+    signal = Signal.TRACES if array_name == "spans" else Signal.LOGS
+    if signal not in signals:
+        return results  # the replay reads these records again and finds any text cut wrong
+
+    no_filter = RecordFilter()
+    for position, text in enumerate(texts):
+        index = start + position
+        if signal is Signal.TRACES:
+            event_times: list[int] = []
+            try:
+                span = _plain_encoder.encode_text(index, text, event_times=event_times) if type(text) is str else None
+            except orjson.JSONDecodeError:
+                results.append(index)
+                return results
+            if span is not None:
+                scan.add_times((span[6], span[7], *event_times), span[7])  # the end time is the schedule time
+                continue
+        values, uncut = codemachine.parse_elements([text])
+        if uncut is not None:
+            results.append(index)
+            return results
+        log = _plain_log_encoder.encode(index, values[0], fallback) if signal is Signal.LOGS else None
+        if log is not None:
+            time, observed_time = log[6], log[7]
+            scan.add_times((time, observed_time), time or observed_time)
+            continue
+        for item in guard_items(codemachine.decode_elements(path, array_name, service, values, index, fallback)):
+            if isinstance(item, SpanData | LogData):
+                scan.add(item, no_filter)
+    return results
 
 
 def _split_texts(elements: list[str | codemachine.Parsed], separator: str | None) -> list[str | codemachine.Parsed]:
