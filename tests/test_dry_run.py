@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
+from pathlib import Path
+from unittest import mock
+
+import pytest
 
 from otel_replay.receiver import OTLPReceiver
 from tests.conftest import CODEMACHINE, run_cli
+from tests.test_otlp_workers import _lines, _write
 
 
 def _closed_port() -> int:
@@ -56,3 +62,28 @@ def test_summary_says_would_send() -> None:
     assert "Dry run: nothing was sent" in result.stderr
     assert "1064 spans would be sent to http://127.0.0.1:" in result.stderr
     assert re.search(r"\d (spans|log records|metric data points) sent to", result.stderr) is None
+
+
+def _dry_run(*args: str | Path) -> tuple[dict[str, object], str]:
+    result = run_cli("replay", *args, "--endpoint", f"http://127.0.0.1:{_closed_port()}", "--dry-run", "--json")
+    summary = json.loads(result.stdout)
+    # The endpoint's port differs between runs.
+    for counts in summary["signals"].values():
+        counts.pop("endpoint", None)
+    return summary, result.stderr
+
+
+@pytest.mark.parametrize("options", [[], ["--start-at", "2027-01-01T00:00:00Z"], ["--name", "cli.*"]])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_workers_dry_run_like_official_encoders(tmp_path: Path, options: list[str], workers: str) -> None:
+    """With workers, a dry run counts the same records and encoded bytes as one process with the official encoders."""
+    paths = [CODEMACHINE / "traces", _write(tmp_path / "spans.jsonl", _lines("traces"))]
+    with mock.patch.dict(os.environ, {"OTEL_REPLAY_ENCODER": "sdk"}):
+        reference, _ = _dry_run(*paths, *options, "--workers", "1")
+
+    summary, stderr = _dry_run(*paths, *options, "--workers", workers)
+
+    assert isinstance(reference["dry_run_bytes"], int)
+    assert reference["dry_run_bytes"] > 100_000
+    assert summary == reference
+    assert "has no effect" not in stderr

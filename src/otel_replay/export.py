@@ -35,6 +35,7 @@ __all__ = [
     "BatchExporter",
     "ExportSettings",
     "display_url",
+    "request_encoder",
     "resolve_endpoint",
     "resolve_protocol",
     "secret_values",
@@ -194,7 +195,7 @@ class BatchExporter:
             grpc = resolve_protocol(signal, settings) == GRPC
             if signal is not Signal.METRICS and (grpc or official_encoding()):
                 self.encodes_directly = False
-            encode = _encoder(signal, self._rebuilder, grpc=grpc)
+            encode = request_encoder(signal, self._rebuilder, grpc=grpc)
             self._senders[signal] = BatchSender(signal, summary, encode, send, options)
             self._batches[signal] = []
 
@@ -255,7 +256,7 @@ class BatchExporter:
         self._senders[signal].send(batch)
 
 
-def _encoder(signal: Signal, rebuilder: Rebuilder, *, grpc: bool) -> Encoder:
+def request_encoder(signal: Signal, rebuilder: Rebuilder, *, grpc: bool) -> Encoder:
     """Return the encoder of a signal's batches: `RequestEncoder` for spans and log records over HTTP.
 
     It writes the same bytes as the official encoders, which stay in use for metrics, for

@@ -12,13 +12,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeGuard
 
 from otel_replay import formats
 from otel_replay.discover import Source, discover
-from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan
+from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedMessage, EncodedRun, EncodedSpan
 from otel_replay.errors import InputError, NotTelemetryError, RecordError
-from otel_replay.export import BatchExporter
 from otel_replay.filters import FILTERED, RecordFilter
 from otel_replay.formats import codemachine, otlp_json
 from otel_replay.ids import IdMapper
@@ -49,6 +48,19 @@ class Sink(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class EncodedSink(Sink, Protocol):
+    """A sink that also takes records that worker processes encoded: the exporters and the dry run's sink."""
+
+    encodes_directly: bool
+    """True when the sink writes span and log requests with `RequestEncoder`, so that it can take such records."""
+
+    def add_many(self, signal: Signal, records: list[EncodedMessage], /) -> None: ...
+
+
+def _takes_encoded(sink: Sink) -> TypeGuard[EncodedSink]:
+    return getattr(sink, "encodes_directly", False) is True
 
 
 SinkFactory = Callable[[Summary, Rebuilder], Sink]
@@ -205,14 +217,14 @@ def _worker_pool(
     # Worker results are encoded records, which only the direct encoder of the exporters takes,
     # and which a transform that changes a record would leave stale. The pool also reads one
     # file at a time, so files read interleaved for --pace real are read here.
-    if not changes_records and not interleaved and isinstance(exporter, BatchExporter) and exporter.encodes_directly:
+    if not changes_records and not interleaved and _takes_encoded(exporter):
         # Runs of records in columns suit a replay that looks at no record on its own.
         runs = not options.record_filter.active and options.ledger is None and not pacer.active
         return WorkerPool(workers, runs=runs)
     if options.workers is not None and options.workers > 1:
         logger.warning(
             "--workers %d has no effect with --shift without --shift-to-now or --start-at, a time shift with "
-            "--ledger, --loop, --new-ids, --keep-original-time, --pace real, --dry-run, --protocol grpc or "
+            "--ledger, --loop, --new-ids, --keep-original-time, --pace real, --protocol grpc or "
             "OTEL_REPLAY_ENCODER=sdk; reading in one process",
             options.workers,
         )
@@ -507,7 +519,7 @@ class _Run:
         if self.stages.age_check is not None:
             times = run.times if sent is None else list(itertools.compress(run.times, sent))
             self.stages.age_check.check_times(signal, times)
-        assert isinstance(self.exporter, BatchExporter)  # the only sink that takes worker results
+        assert _takes_encoded(self.exporter)  # the pool reads only for such sinks
         self.exporter.add_many(signal, run.records(self.overlay.resource(run.resource), duplicates))
 
     def _send_metric(self, metric: MetricData) -> None:

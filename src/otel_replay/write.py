@@ -63,7 +63,11 @@ class RequestBatcher:
         if not batch:
             return
         self._batches[signal], self._sizes[signal] = [], 0
-        self._handle(signal, encode_request(signal, batch, self._rebuilder), size)
+        self._handle(signal, self._request(signal, batch), size)
+
+    def _request(self, signal: Signal, batch: list[Any]) -> Any:
+        """Return the export request of a batch: the official encoders' protobuf message."""
+        return encode_request(signal, batch, self._rebuilder)
 
     def _handle(self, signal: Signal, request: Any, size: int) -> None:
         raise NotImplementedError
