@@ -1,4 +1,4 @@
-"""The workers' scan of CodeMachine files finds the same time range as the scan in one process."""
+"""The workers' scan of CodeMachine files and OTLP/JSON lines finds the same time range as the scan in one process."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pytest
 from otel_replay import formats
 from otel_replay.discover import discover
 from otel_replay.filters import RecordFilter
-from otel_replay.formats import codemachine
+from otel_replay.formats import codemachine, otlp_json
 from otel_replay.model import Signal
 from otel_replay.scan import ScanResult, scan_time_range
 from otel_replay.workers import WorkerPool
 from tests.conftest import CODEMACHINE
+from tests.test_otlp_workers import _lines, _metrics_line, _write
 from tests.test_workers import SPAN_TEXT, TASK_SPANS, _odd_trace_file
 
 ALL_SIGNALS = frozenset(Signal)
@@ -27,6 +28,8 @@ def scan_in_workers(paths: list[Path], workers: int, signals: frozenset[Signal] 
     def read(file_format: formats.Format, path: Path) -> Iterator[object]:
         if file_format.name == codemachine.NAME:
             return pool.scan(path, signals)
+        if file_format.name == otlp_json.NAME:
+            return pool.scan_otlp_json(path, signals)
         return file_format.read(path)
 
     try:
@@ -85,3 +88,27 @@ def test_scan_counts_events_and_leaves_out_invalid(tmp_path: Path) -> None:
     assert result.time_range.newest_unix_nano == 1896218006550123000
     assert result.time_range.oldest_unix_nano == 1696218006549250000
     assert result.time_range.records == len(spans) - 2
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("odd", [False, True])
+def test_scan_otlp_lines_like_one_process(tmp_path: Path, workers: int, *, odd: bool) -> None:
+    """Spans, log records and metrics in lines, with invalid lines that this process reads itself."""
+    spans = _lines("traces", odd=odd)
+    logs = _lines("logs", odd=odd, seed=8)
+    # A span whose event comes long after its end, and which starts first.
+    early = {"traceId": "1" * 32, "spanId": "2" * 16, "startTimeUnixNano": "1000", "endTimeUnixNano": "2000"}
+    early["events"] = [{"timeUnixNano": "4102444800000000000", "name": "late"}]
+    early_line = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [early]}]}]})
+    lines = [*spans[:200], *logs[:200], _metrics_line(1), early_line, *spans[200:], _metrics_line(2), *logs[200:]]
+    path = _write(tmp_path / "mixed.jsonl", lines, truncate=odd)
+    expected = scan_in_one_process([path])
+
+    result = scan_in_workers([path], workers)
+
+    assert expected.time_range.records > 1000
+    assert expected.time_range.oldest_unix_nano == 1000
+    assert expected.time_range.newest_unix_nano == 4102444800000000000
+    assert result == expected
+    for signals in (frozenset({Signal.LOGS}), frozenset({Signal.METRICS})):
+        assert scan_in_workers([path], workers, signals) == scan_in_one_process([path], signals)

@@ -38,6 +38,7 @@ from typing import Any, BinaryIO, Final, TypeAlias
 
 from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan, RequestEncoder, scope_field
 from otel_replay.errors import RecordError
+from otel_replay.filters import RecordFilter
 from otel_replay.formats import otlp_json
 from otel_replay.formats.compression import open_binary
 from otel_replay.formats.limits import guard_items, max_record_bytes, record_size_limit
@@ -58,6 +59,7 @@ from otel_replay.model import (
 )
 from otel_replay.plainotlp import PlainOtlpSpanEncoder
 from otel_replay.report import INVALID
+from otel_replay.scan import TimeScan
 from otel_replay.timeshift import TimeShift, moved
 from otel_replay.transform import log_identity
 
@@ -128,7 +130,9 @@ _SpanResult: TypeAlias = tuple[int, int, int, int, int, int, int, str, int, int,
 """Index, resource and scope slots, trace ID, span ID, parent span ID, kind, name, start and end time, Span message."""
 _LogResult: TypeAlias = tuple[int, int, int, tuple[int, int], int, int, int, int, bytes]
 """Index, resource and scope slots, identity, trace ID, span ID, time, observed time, LogRecord message."""
-_Result: TypeAlias = "_Shared | _FirstNotice | _Metric | _Columns | _SpanResult | _LogResult | Skipped | Notice"
+_Result: TypeAlias = (
+    "_Shared | _FirstNotice | _Metric | _Columns | _SpanResult | _LogResult | Skipped | Notice | TimeScan"
+)
 _SPAN_RESULT_SIZE: Final = 11
 
 
@@ -156,29 +160,47 @@ class _Task:
 
 
 def read(
-    executor: Executor | None, path: Path, *, runs: bool, max_in_flight: int, shift: int = 0
-) -> Iterator[Item | EncodedRun]:
+    executor: Executor | None,
+    path: Path,
+    *,
+    runs: bool,
+    max_in_flight: int,
+    shift: int = 0,
+    scan: frozenset[Signal] | None = None,
+) -> Iterator[Item | EncodedRun | TimeScan]:
     """Yield the records of an OTLP/JSON file as `otlp_json.read` does, with its lines decoded in `executor`.
 
     With ``runs=True``, consecutive records without notices come as `EncodedRun` objects.
     At most `max_in_flight` tasks are queued or running, so a slow receiver stops the reading.
     The encoded spans and log records are sent with their times moved by `shift` nanoseconds,
-    while their fields keep the recorded times. Without an executor, `otlp_json.read` reads
-    the file in this process, and the caller moves the times.
+    while their fields keep the recorded times. With `scan`, the workers return a `TimeScan`
+    of the records of those signals in each task instead of the records, and only the lines
+    read in this process come as records. Without an executor, `otlp_json.read` reads the
+    file in this process, and the caller moves the times.
     """
     if executor is None:
         return otlp_json.read(path)
-    return _Reader(executor, path, runs=runs, max_in_flight=max_in_flight, shift=shift).items()
+    return _Reader(executor, path, runs=runs, max_in_flight=max_in_flight, shift=shift, scan=scan).items()
 
 
 class _Reader:
     """Cuts a file into tasks, takes their results in order, and reads the rest itself when a task stops."""
 
-    def __init__(self, executor: Executor, path: Path, *, runs: bool, max_in_flight: int, shift: int) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        path: Path,
+        *,
+        runs: bool,
+        max_in_flight: int,
+        shift: int,
+        scan: frozenset[Signal] | None,
+    ) -> None:
         self._executor = executor
         self._path = path
         self._runs = runs
         self._shift = shift
+        self._scan = scan
         self._max_in_flight = max_in_flight
         self._limit = max_record_bytes()
         self._resources: dict[SharedKey, ResourceData] = {}
@@ -191,7 +213,7 @@ class _Reader:
         self._line = 1  # the line that `_text` starts at
         self._offset = 0  # the byte offset of `_text` in the decompressed file
 
-    def items(self) -> Iterator[Item | EncodedRun]:
+    def items(self) -> Iterator[Item | EncodedRun | TimeScan]:
         """Yield the file's records in order."""
         restart: tuple[int, int] | None = (1, 0)
         hand_backs = 0
@@ -213,7 +235,7 @@ class _Reader:
 
     def _read_tasks(
         self, file: BinaryIO, line: int, offset: int
-    ) -> Generator[Item | EncodedRun, None, tuple[int, int] | None]:
+    ) -> Generator[Item | EncodedRun | TimeScan, None, tuple[int, int] | None]:
         """Submit the file's lines from `line`, at byte `offset`, as tasks and yield their records.
 
         Return the line and byte offset to read on from in this process, if needed.
@@ -254,7 +276,7 @@ class _Reader:
         self._offset += skipped
         self._text = self._text[skipped:]
 
-    def _submit_lines(self, *, at_end: bool) -> Generator[Item | EncodedRun, None, tuple[int, int] | None]:
+    def _submit_lines(self, *, at_end: bool) -> Generator[Item | EncodedRun | TimeScan, None, tuple[int, int] | None]:
         """Submit the whole lines read as tasks, and at the end the last line; return where to read on from."""
         text, position = self._text, 0
         while len(text) - position >= TASK_CHARS or (at_end and position < len(text)):
@@ -283,11 +305,11 @@ class _Reader:
     def _submit(self, task: _Task) -> None:
         # The first task starts at the first document, after any blank lines.
         first = self._submitted == 0 and self._documents == 0
-        arguments = (self._path, task.text, task.line, first, self._runs, self._limit, self._shift)
+        arguments = (self._path, task.text, task.line, first, self._runs, self._limit, self._shift, self._scan)
         self._pending.append((self._executor.submit(_decode_task, *arguments), task))
         self._submitted += 1
 
-    def _drain(self, *, at_end: bool = False) -> Generator[Item | EncodedRun, None, tuple[int, int] | None]:
+    def _drain(self, *, at_end: bool = False) -> Generator[Item | EncodedRun | TimeScan, None, tuple[int, int] | None]:
         """Take the pending tasks; return where to read on from: the first line a task did not take, else the next."""
         while self._pending:
             restart = yield from self._take_next()
@@ -295,7 +317,7 @@ class _Reader:
                 return restart
         return None if at_end else (self._line, self._offset)
 
-    def _take_next(self) -> Generator[Item | EncodedRun, None, tuple[int, int] | None]:
+    def _take_next(self) -> Generator[Item | EncodedRun | TimeScan, None, tuple[int, int] | None]:
         """Yield the records of the oldest task; return the line and offset to read on from when it stopped."""
         future, task = self._pending.popleft()
         result = future.result()
@@ -313,7 +335,7 @@ class _Reader:
             start = task.text.index("\n", start) + 1
         return result.recheck, task.offset + len(task.text[:start].encode())
 
-    def _records_of(self, results: list[_Result]) -> Iterator[Item | EncodedRun]:
+    def _records_of(self, results: list[_Result]) -> Iterator[Item | EncodedRun | TimeScan]:
         """Turn a task's results into records, numbered and sharing resources and scopes across the file."""
         path, base = self._path, self._records
         shared: dict[int, Any] = {}  # slot to the file's ResourceData or ScopeData
@@ -321,6 +343,8 @@ class _Reader:
         for result in results:
             if type(result) is tuple:
                 yield self._record(result, shared, base)
+            elif isinstance(result, TimeScan):
+                yield result
             elif isinstance(result, _Columns):
                 yield EncodedRun(
                     result.signal, path, base + result.start, shared[result.resource], shared[result.scope],
@@ -411,8 +435,13 @@ def _renumbered(item: Skipped | Notice, base: int) -> Skipped | Notice:
 # --- in the worker processes -----------------------------------------------------------
 
 
-def _decode_task(path: Path, text: str, line: int, first: bool, runs: bool, limit: int, shift: int) -> _TaskResult:
-    """Decode the lines of `text`, the first at `line`; `first` is set when no document comes before them."""
+def _decode_task(
+    path: Path, text: str, line: int, first: bool, runs: bool, limit: int, shift: int, scan: frozenset[Signal] | None
+) -> _TaskResult:
+    """Decode the lines of `text`, the first at `line`; `first` is set when no document comes before them.
+
+    With `scan`, return the time range of the records of those signals instead of the records.
+    """
     global _encoder, _span_encoder  # one per worker process keeps its caches
     if _encoder is None or _span_encoder is None:
         _encoder, _span_encoder = RequestEncoder(), PlainOtlpSpanEncoder()
@@ -427,6 +456,7 @@ def _decode_task(path: Path, text: str, line: int, first: bool, runs: bool, limi
             span_encoder=_span_encoder,
             limit=limit,
             shift=shift,
+            scan=scan,
         )
 
 
@@ -441,9 +471,16 @@ def _decode_lines(
     span_encoder: PlainOtlpSpanEncoder,
     limit: int,
     shift: int = 0,
+    scan: frozenset[Signal] | None = None,
 ) -> _TaskResult:
-    results = _Results(encoder, runs=runs, shift=shift)
-    converter = _TaskConverter(path, results.list, span_encoder, shift)
+    results: _Results | _TimeResults
+    if scan is None:
+        results = _Results(encoder, runs=runs, shift=shift)
+        converter = _TaskConverter(path, results.list, span_encoder, shift)
+    else:
+        # The scan needs the times of events, which the one-pass span encoder does not return.
+        results = _TimeResults(scan)
+        converter = _TaskConverter(path, results.list, None, shift)
     lines = text.split("\n")
     if text.endswith("\n"):
         lines.pop()
@@ -482,7 +519,9 @@ class _TaskConverter(RecordConverter):
     It encodes plain spans in one pass, into `EncodedSpan` records.
     """
 
-    def __init__(self, path: Path, results: list[_Result], span_encoder: PlainOtlpSpanEncoder, shift: int) -> None:
+    def __init__(
+        self, path: Path, results: list[_Result], span_encoder: PlainOtlpSpanEncoder | None, shift: int
+    ) -> None:
         super().__init__(path)
         self._results = results
         self._span_encoder = span_encoder
@@ -503,13 +542,14 @@ class _TaskConverter(RecordConverter):
         return scope, notices
 
     def plain_decoder(self, signal: Signal) -> PlainDecoder | None:
-        if signal is Signal.TRACES:
+        if signal is Signal.TRACES and self._span_encoder is not None:
             return self._encode_plain_span
         return super().plain_decoder(signal)
 
     def _encode_plain_span(
         self, json_span: object, resource: ResourceData, scope: ScopeData, location: Location
     ) -> EncodedSpan | None:
+        assert self._span_encoder is not None
         encoded = self._span_encoder.encode(json_span, shift=self._shift)
         if encoded is None:
             return None
@@ -536,6 +576,25 @@ class _TaskConverter(RecordConverter):
         self._results.append(_Shared(slot, key, data))
         for notice in notices:
             self._first_notices[id(notice)] = (slot, notice)
+
+
+class _TimeResults:
+    """Collects the time range of a task's records of some signals, for the scan before a time shift."""
+
+    def __init__(self, signals: frozenset[Signal]) -> None:
+        self.list: list[_Result] = []  # the resources and scopes that the converter shares, which the scan ignores
+        self._signals = signals
+        self._scan = TimeScan()
+        self._no_filter = RecordFilter()
+
+    def add(self, item: Item, converter: _TaskConverter) -> None:
+        """Add a record of the signals to the time range; ignore other items."""
+        if isinstance(item, SpanData | LogData | MetricData) and item.signal in self._signals:
+            self._scan.add(item, self._no_filter)
+
+    def finish(self, records: int, documents: int, recheck: int | None) -> _TaskResult:
+        """Return the time range as the task's only result."""
+        return _TaskResult([self._scan], records, documents, recheck)
 
 
 class _Results:

@@ -284,14 +284,17 @@ def _scan_if_needed(
     if options.record_filter.active:
         scan = scan_time_range(sources, forced_format, options.signals, options.record_filter)
     else:
-        # The workers scan CodeMachine files, and their plain paths read the times quickly.
-        # TODO: OTLP/JSON lines, and a scan with filters, which need each record, are still
-        # read in this process, as fast as a replay in one process.
+        # The workers scan CodeMachine files and OTLP/JSON lines, and their plain paths read
+        # the times quickly.
+        # TODO: a scan with filters, which need each record, and the other formats still read
+        # every record in this process.
         pool = WorkerPool(options.workers if options.workers is not None else default_workers(sources))
 
         def read(file_format: formats.Format, path: Path) -> Iterator[object]:
             if file_format.name == codemachine.NAME:
                 return pool.scan(path, options.signals)
+            if file_format.name == otlp_json.NAME:
+                return pool.scan_otlp_json(path, options.signals)
             return file_format.read(path)
 
         try:

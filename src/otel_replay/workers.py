@@ -184,11 +184,17 @@ class WorkerPool:
         """
         # The workers check the nesting limit of what they decode; `guard` checks the lines that
         # this process reads itself.
-        return guard(
-            functools.partial(
-                otlp_tasks.read, self._pool, runs=self._runs, max_in_flight=self._max_in_flight, shift=shift
-            )
-        )(path)
+        read = functools.partial(
+            otlp_tasks.read, self._pool, runs=self._runs, max_in_flight=self._max_in_flight, shift=shift
+        )
+        return guard(read)(path)  # type: ignore[return-value]  # no TimeScan without `scan`
+
+    def scan_otlp_json(self, path: Path, signals: frozenset[Signal]) -> Iterator[Item | TimeScan]:
+        """Yield the time ranges of the records of `signals` in an OTLP/JSON file, as `scan` does for CodeMachine."""
+        read = functools.partial(
+            otlp_tasks.read, self._pool, runs=False, max_in_flight=self._max_in_flight, scan=signals
+        )
+        return guard(read)(path)  # type: ignore[return-value]  # records and TimeScan objects, no runs
 
     def close(self, *, abort: bool = False) -> None:
         """Stop the worker processes and wait for them to exit; `abort` stops them without finishing their tasks."""
