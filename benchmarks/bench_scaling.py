@@ -508,7 +508,8 @@ def main() -> int:
             # Alternating the programs spreads the machine's varying load over all of them.
             for workers in worker_counts:
                 command = replay_command(path, arguments.batch_size, workers, arguments.replay_option)
-                replay_runs[workers].append(run_once(command, environment, count, arguments.timeout))
+                sent = 0 if "--dry-run" in arguments.replay_option else count  # a dry run sends nothing
+                replay_runs[workers].append(run_once(command, environment, sent, arguments.timeout))
             for label, runtime, importer in comparisons:
                 command = importer_command(runtime, importer, importer_path, importer_kind)
                 try:
