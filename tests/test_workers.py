@@ -108,13 +108,33 @@ def test_workers_options_like_one_process(receiver: OTLPReceiver, options: list[
     assert sorted(parallel[2].splitlines()) == sorted(serial[2].splitlines())
 
 
-def test_workers_ignored_for_unscanned_shift(receiver: OTLPReceiver) -> None:
-    """Without a scan, --shift could move some record out of range, so the records are read in one process."""
-    serial = _reference(receiver, CODEMACHINE / "traces", "--shift", "-1d")
-    parallel = _replay(receiver, CODEMACHINE / "traces", "--shift", "-1d", "--workers", "2")
+@pytest.mark.parametrize("options", [["--shift", "-1d"], ["--shift", "90m", "--name", "cli.*"]])
+def test_workers_move_times_for_shift(receiver: OTLPReceiver, options: list[str]) -> None:
+    """--shift scans the input in the workers to check the moved times, then moves them there."""
+    serial = _reference(receiver, CODEMACHINE / "traces", *options)
+    parallel = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", "2")
 
     assert parallel[0] == serial[0]
-    assert "--workers 2 has no effect with --shift without --shift-to-now or --start-at" in parallel[2]
+    assert parallel[1] == serial[1]
+    assert "has no effect" not in parallel[2]
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (["--new-ids"], "--new-ids"),
+        (["--keep-original-time", "--shift", "1h"], "--keep-original-time"),
+        (["--loop", "2"], "--loop"),
+        (["--shift", "1h", "--ledger", "LEDGER"], "a time shift and --ledger"),
+    ],
+)
+def test_workers_warning_names_reason(tmp_path: Path, receiver: OTLPReceiver, options: list[str], reason: str) -> None:
+    """The warning that --workers has no effect names the option that made it so."""
+    options = [str(tmp_path / "replay.ledger") if option == "LEDGER" else option for option in options]
+    parallel = _replay(receiver, CODEMACHINE / "traces", *options, "--workers", "2")
+
+    assert f"--workers 2 has no effect with {reason}" in parallel[2]
+    assert parallel[1]["exit_status"] == 0
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

@@ -214,8 +214,8 @@ WorkersOption = Annotated[
         help="Processes that decode and encode CodeMachine files and OTLP/JSON lines of spans and logs; "
         "1 reads in the main process. "
         "Default: 2 when the input is 4 MiB or more and the machine has 2 or more CPUs, else 1. "
-        "--shift without --shift-to-now or --start-at, --loop, --new-ids, --keep-original-time and "
-        "--pace real read in one process.",
+        "--loop, --new-ids, --keep-original-time, --pace real, a time shift with --ledger, --protocol grpc "
+        "and OTEL_REPLAY_ENCODER=sdk read in one process.",
         show_default=False,
     ),
 ]

@@ -153,14 +153,7 @@ def replay(
     if on_start is not None:
         on_start(sources)
 
-    # The workers move times by one offset while encoding. Other changes to records take
-    # place after reading, record by record, and so do offsets that some record cannot take.
-    changes_records = bool(step or options.new_ids or options.time.keep_original_time)
-    if first_offset and not (options.ledger is None and _offset_fits(time_range, first_offset)):
-        changes_records = True
-    pool = _worker_pool(
-        options, sources, exporter, pacer, changes_records=changes_records, interleaved=file_starts is not None
-    )
+    pool = _worker_pool(options, sources, exporter, pacer, _one_process_reason(options, time_range, first_offset, step))
     thresholds = gc.get_threshold()
     # Records are short-lived and free of reference cycles, so frequent collections of the
     # youngest generation only cost time: 5 to 13 percent of the read and encode stages in
@@ -201,40 +194,54 @@ def replay(
 
 
 def _worker_pool(
-    options: ReplayOptions,
-    sources: Sequence[Source],
-    exporter: Sink,
-    pacer: Pacer,
-    *,
-    changes_records: bool,
-    interleaved: bool,
+    options: ReplayOptions, sources: Sequence[Source], exporter: Sink, pacer: Pacer, one_process_reason: str | None
 ) -> WorkerPool | None:
     """Return the pool that reads CodeMachine and OTLP/JSON lines files, or None to read them one record at a time.
 
     With one worker the pool runs its tasks in this process.
     """
     workers = options.workers if options.workers is not None else default_workers(sources)
-    # Worker results are encoded records, which only the direct encoder of the exporters takes,
-    # and which a transform that changes a record would leave stale. The pool also reads one
-    # file at a time, so files read interleaved for --pace real are read here.
-    if not changes_records and not interleaved and _takes_encoded(exporter):
+    # Worker results are encoded records, which only the direct encoder of the exporters takes.
+    if one_process_reason is None and not _takes_encoded(exporter):
+        one_process_reason = "--protocol grpc or OTEL_REPLAY_ENCODER=sdk, whose encoders take no encoded records"
+    if one_process_reason is None:
         # Runs of records in columns suit a replay that looks at no record on its own.
         runs = not options.record_filter.active and options.ledger is None and not pacer.active
         return WorkerPool(workers, runs=runs)
     if options.workers is not None and options.workers > 1:
         logger.warning(
-            "--workers %d has no effect with --shift without --shift-to-now or --start-at, a time shift with "
-            "--ledger, --loop, --new-ids, --keep-original-time, --pace real, --protocol grpc or "
-            "OTEL_REPLAY_ENCODER=sdk; reading in one process",
-            options.workers,
+            "--workers %d has no effect with %s; reading in one process", options.workers, one_process_reason
         )
+    return None
+
+
+def _one_process_reason(
+    options: ReplayOptions, time_range: TimeRange | None, first_offset: int, step: int
+) -> str | None:
+    """Return why the records must be read one at a time in this process, or None when the workers may read them.
+
+    The workers move times by one offset while encoding. Other changes to records take place
+    after reading, record by record, and so do offsets that some record cannot take.
+    """
+    if options.new_ids:
+        return "--new-ids"
+    if options.time.keep_original_time:
+        return "--keep-original-time"
+    if step:
+        return "--loop"
+    if options.pace.real:
+        return "--pace real, which reads the files interleaved by time"
+    if first_offset and options.ledger is not None:
+        return "a time shift and --ledger, which compares records as sent"
+    if first_offset and not _offset_fits(time_range, first_offset):
+        return "a time shift that may move some record out of the range OTLP can carry"
     return None
 
 
 def _offset_fits(time_range: TimeRange | None, offset_nanos: int) -> bool:
     """Tell whether the scan showed that every time of the records to send stays in range when moved."""
     if time_range is None:
-        return False  # no scan, as for --shift alone, so some record could fall out of range
+        return False  # no scan, so some record could fall out of range
     try:
         # The range covers every non-zero time, so the rest move into range when its ends do.
         moved(time_range.oldest_unix_nano, offset_nanos)
@@ -275,9 +282,17 @@ def _warn_if_nothing_matched(summary: Summary) -> None:
 def _scan_if_needed(
     sources: Sequence[Source], forced_format: formats.Format | None, options: ReplayOptions
 ) -> ScanResult | None:
-    """Scan the input when the offset, the loop step or the order of reading for --pace real depends on its times."""
+    """Scan the input when the offset, the loop step or the order of reading for --pace real depends on its times.
+
+    A --shift that the workers could apply needs the scan too, to check that every moved time
+    stays in range. The scan, in the workers, costs less than reading record by record.
+    """
     time = options.time
-    if not (time.shift_to_now or time.start_at_unix_nano is not None or options.loop != 1 or options.pace.real):
+    workers_could_shift = (
+        time.shift_nanos is not None and options.ledger is None and not options.new_ids and not time.keep_original_time
+    )
+    needed = time.shift_to_now or time.start_at_unix_nano is not None or options.loop != 1 or options.pace.real
+    if not (needed or workers_could_shift):
         return None
 
     started = perf_counter()
