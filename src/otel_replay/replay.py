@@ -201,7 +201,7 @@ def _worker_pool(
     With one worker the pool runs its tasks in this process.
     """
     workers = options.workers if options.workers is not None else default_workers(sources)
-    # Worker results are encoded records, which only the direct encoder of the exporters takes.
+    # Worker results are encoded records, which only sinks that encode directly take.
     if one_process_reason is None and not _takes_encoded(exporter):
         one_process_reason = "--protocol grpc or OTEL_REPLAY_ENCODER=sdk, whose encoders take no encoded records"
     if one_process_reason is None:
