@@ -170,6 +170,50 @@ def test_workers_shift_to_now_like_one_process(receiver: OTLPReceiver) -> None:
     assert parallel[0] == serial[0]
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_workers_leave_unselected_times_alone(tmp_path: Path, receiver: OTLPReceiver, workers: str) -> None:
+    """A record of a signal not sent is not moved, even where the offset would move it out of range."""
+    logs = {"version": 1, "service": "old", "logs": [{"timestamp": [0, 500_000_000], "body": "at the epoch"}]}
+    (tmp_path / "old-logs.json").write_text(json.dumps(logs, indent=2), encoding="utf-8")
+    spans = CODEMACHINE / "traces" / "2026-12-04" / "19-40-07.json"
+    lines = tmp_path / "old-logs.jsonl"
+    old_log = {"timeUnixNano": "500000000", "body": {"stringValue": "at the epoch"}}
+    lines.write_text(json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [old_log]}]}]}) + "\n", "utf-8")
+    options = [spans, tmp_path / "old-logs.json", lines, "--signals", "traces", "--start-at", "1971-01-01T00:00:00Z"]
+
+    serial = _reference(receiver, *options)
+    parallel = _replay(receiver, *options, "--workers", workers)
+
+    signals = serial[1]["signals"]
+    assert isinstance(signals, dict)
+    assert signals["logs"]["skipped_by_reason"] == {"signal not selected": 2}
+    assert parallel[0] == serial[0]
+    assert parallel[1] == serial[1]
+    assert "has no effect" not in parallel[2]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_workers_leave_filtered_times_alone(tmp_path: Path, receiver: OTLPReceiver, workers: str) -> None:
+    """A span that a filter leaves out counts as filtered, even where the offset would move it out of range."""
+    spans = [json.loads(SPAN_TEXT.replace("SPAN_ID", f"{number + 1:016x}")) for number in range(3)]
+    spans[1] |= {"name": "ancient", "startTime": 500, "endTime": 600}
+    document = {"version": 1, "service": "generated", "spans": spans}
+    path = tmp_path / "traces.json"
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    options = [path, "--name", "agent.*", "--start-at", "1971-01-01T00:00:00Z"]
+
+    serial = _reference(receiver, *options)
+    parallel = _replay(receiver, *options, "--workers", workers)
+
+    signals = serial[1]["signals"]
+    assert isinstance(signals, dict)
+    assert signals["traces"]["skipped_by_reason"] == {"filtered": 1}
+    assert serial[1]["exit_status"] == 0
+    assert parallel[0] == serial[0]
+    assert parallel[1] == serial[1]
+    assert "has no effect" not in parallel[2]
+
+
 def test_workers_offset_out_of_range_read_in_one_process(receiver: OTLPReceiver) -> None:
     """An offset that moves the oldest record to 1970 makes it invalid, as in one process, without workers."""
     options = ["--start-at", "1970-01-01T00:00:00Z"]

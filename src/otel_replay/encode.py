@@ -29,6 +29,7 @@ from typing import Final
 
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from otel_replay.errors import RecordError
 from otel_replay.model import (
     AnyValue,
     Attributes,
@@ -99,6 +100,8 @@ class EncodedSpan(SpanData):
     """
 
     encoded: bytes = b""
+    shift_error: RecordError | None = None
+    """Why the worker could not move the span's times by the replay's offset, in which case `encoded` is empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,8 @@ class EncodedLog(LogData):
 
     encoded: bytes = b""
     identity: tuple[int, int] = (0, 0)
+    shift_error: RecordError | None = None
+    """Why the worker could not move the record's times by the replay's offset, in which case `encoded` is empty."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,3 +48,7 @@ class RecordError(ReplayError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+    def __reduce__(self) -> tuple[type[RecordError], tuple[str, str]]:
+        # Worker processes send it back with their results; the default pickles only `args`.
+        return type(self), (self.field, self.message)

@@ -58,7 +58,6 @@ from otel_replay.model import (
     SpanData,
 )
 from otel_replay.plainotlp import PlainOtlpSpanEncoder
-from otel_replay.report import INVALID
 from otel_replay.scan import TimeScan
 from otel_replay.timeshift import TimeShift, moved
 from otel_replay.transform import log_identity
@@ -126,10 +125,12 @@ class _Columns:
         )
 
 
-_SpanResult: TypeAlias = tuple[int, int, int, int, int, int, int, str, int, int, bytes]
-"""Index, resource and scope slots, trace ID, span ID, parent span ID, kind, name, start and end time, Span message."""
-_LogResult: TypeAlias = tuple[int, int, int, tuple[int, int], int, int, int, int, bytes]
-"""Index, resource and scope slots, identity, trace ID, span ID, time, observed time, LogRecord message."""
+_SpanResult: TypeAlias = tuple[int, int, int, int, int, int, int, str, int, int, "bytes | RecordError"]
+"""Index, resource and scope slots, trace ID, span ID, parent span ID, kind, name, start and end time, Span message
+(or the error that kept its times from moving)."""
+_LogResult: TypeAlias = tuple[int, int, int, tuple[int, int], int, int, int, int, "bytes | RecordError"]
+"""Index, resource and scope slots, identity, trace ID, span ID, time, observed time, LogRecord message (or the
+error that kept its times from moving)."""
 _Result: TypeAlias = (
     "_Shared | _FirstNotice | _Metric | _Columns | _SpanResult | _LogResult | Skipped | Notice | TimeScan"
 )
@@ -371,13 +372,15 @@ class _Reader:
                 yield _renumbered(result, base)  # type: ignore[arg-type]  # a Skipped or Notice
 
     def _record(self, result: tuple[Any, ...], shared: dict[int, Any], base: int) -> EncodedSpan | EncodedLog:
+        error = result[-1] if isinstance(result[-1], RecordError) else None
+        encoded = b"" if error is not None else result[-1]
         if len(result) == _SPAN_RESULT_SIZE:
-            index, resource, scope, trace_id, span_id, parent_span_id, kind, name, start, end, encoded = result
+            index, resource, scope, trace_id, span_id, parent_span_id, kind, name, start, end, _ = result
             return EncodedSpan(
                 Location(self._path, base + index), shared[resource], shared[scope], name, trace_id, span_id,
-                parent_span_id, start, end, kind, encoded=encoded,
+                parent_span_id, start, end, kind, encoded=encoded, shift_error=error,
             )  # fmt: skip
-        index, resource, scope, identity, trace_id, span_id, time, observed_time, encoded = result
+        index, resource, scope, identity, trace_id, span_id, time, observed_time, _ = result
         return EncodedLog(
             Location(self._path, base + index),
             shared[resource],
@@ -388,6 +391,7 @@ class _Reader:
             span_id=span_id,
             encoded=encoded,
             identity=identity,
+            shift_error=error,
         )
 
     def _read_rest(self, line: int, offset: int, *, hand_back: bool) -> Generator[Item, None, tuple[int, int] | None]:
@@ -647,7 +651,7 @@ class _Results:
             return
         record, resource, scope = pending
         encoded = self._message(record)
-        if alone or isinstance(encoded, Skipped):
+        if alone or isinstance(encoded, RecordError):
             self._end_run()
             self.list.append(self._result(record, resource, scope, encoded))
             return
@@ -683,25 +687,21 @@ class _Results:
             self.list.append(self._run)
             self._run = None
 
-    def _message(self, record: SpanData | LogData) -> bytes | Skipped:
-        """Return the record's message with its times moved, or the record as invalid when they cannot move."""
+    def _message(self, record: SpanData | LogData) -> bytes | RecordError:
+        """Return the record's message with its times moved, or the error when they cannot move, as in workers.py."""
         if type(record) is EncodedSpan:
             return record.encoded  # the plain path moved its times
         try:
             shifted = self._shift.apply(record)
         except RecordError as error:
-            # NOTE: as in workers.py, the main process would count a duplicate as such first.
-            location = dataclasses.replace(record.location, field=error.field)
-            return Skipped(record.signal, location, INVALID, error.message)
+            return error
         if isinstance(shifted, SpanData):
             return self._encoder.span_message(shifted)
         return self._encoder.log_message(shifted)  # type: ignore[arg-type]  # a LogData in, a LogData out
 
     def _result(
-        self, record: SpanData | LogData, resource: int, scope: int, encoded: bytes | Skipped
-    ) -> _SpanResult | _LogResult | Skipped:
-        if isinstance(encoded, Skipped):
-            return encoded
+        self, record: SpanData | LogData, resource: int, scope: int, encoded: bytes | RecordError
+    ) -> _SpanResult | _LogResult:
         index = record.location.index or 0
         if isinstance(record, SpanData):
             ids = (record.trace_id, record.span_id, record.parent_span_id)

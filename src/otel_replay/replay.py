@@ -566,7 +566,11 @@ class _Run:
         stages = self.stages
         size = len(record.points) if isinstance(record, MetricData) else 1
         try:
-            if type(record) is not EncodedSpan and type(record) is not EncodedLog:  # the workers moved those
+            if type(record) is EncodedSpan or type(record) is EncodedLog:
+                # The workers moved the times already, or found that they cannot move.
+                if record.shift_error is not None:
+                    raise record.shift_error
+            else:
                 record = stages.shift.apply(record)
         except RecordError as error:
             self.summary.counts[record.signal].skipped[INVALID] += size

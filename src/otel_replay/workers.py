@@ -18,7 +18,6 @@ for replays whose filters, pacing or ledger look at each record.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import gc
 import multiprocessing
@@ -52,13 +51,11 @@ from otel_replay.model import (
     ResourceData,
     ScopeData,
     Signal,
-    Skipped,
     SpanData,
     SpanKindCode,
 )
 from otel_replay.plainlog import PlainLog, PlainLogEncoder
 from otel_replay.plainspan import PlainSpan, PlainSpanEncoder
-from otel_replay.report import INVALID
 from otel_replay.scan import TimeScan
 from otel_replay.timeshift import TimeShift, moved
 from otel_replay.transform import log_identity
@@ -69,9 +66,10 @@ TASK_CHARS: Final = 256 * 1024  # characters of record text cut at once: a few h
 TASK_RECORDS: Final = 256  # elements per task when they come one at a time, to amortize the transfer
 IN_FLIGHT_PER_WORKER: Final = 8  # tasks queued or running per worker
 
-_SpanResult: TypeAlias = PlainSpan
+_SpanResult: TypeAlias = tuple[int, int, int, int, int, str, int, int, "bytes | RecordError"]
+"""A `PlainSpan`, whose message is a `RecordError` when the span's times could not move."""
 _LogResult: TypeAlias = tuple[
-    int, "bytes | None", "dict[str, AnyValue] | None", tuple[int, int], int, int, int, int, bytes
+    int, "bytes | None", "dict[str, AnyValue] | None", tuple[int, int], int, int, int, int, "bytes | RecordError"
 ]
 _Task: TypeAlias = tuple[
     Path, str, "str | None", "str | None", list["str | codemachine.Parsed"], int, bool, int, "frozenset[Signal] | None"
@@ -311,15 +309,17 @@ class _Assembler:
     def _span(self, result: _SpanResult) -> EncodedSpan:
         index, trace_id, span_id, parent_span_id, kind, name, start, end, encoded = result
         location = Location(self._path, index)
+        error = encoded if isinstance(encoded, RecordError) else None
         return EncodedSpan(
             location, self._fallback, _EMPTY_SCOPE, name, trace_id, span_id, parent_span_id, start, end,
             kind,  # type: ignore[arg-type]  # the SpanKindCode value as an int
-            encoded=encoded,
+            encoded=b"" if error else encoded, shift_error=error,  # type: ignore[arg-type]  # bytes without an error
         )  # fmt: skip
 
     def _log(self, result: _LogResult) -> EncodedLog:
         index, resource_key, resource_attributes, identity, trace_id, span_id, time, observed_time, encoded = result
         location = Location(self._path, index)
+        error = encoded if isinstance(encoded, RecordError) else None
         return EncodedLog(
             location,
             self._resource(resource_key, resource_attributes),
@@ -328,8 +328,9 @@ class _Assembler:
             observed_time,
             trace_id=trace_id,
             span_id=span_id,
-            encoded=encoded,
+            encoded=b"" if error else encoded,  # type: ignore[arg-type]  # bytes without an error
             identity=identity,
+            shift_error=error,
         )
 
     def _resource(self, key: bytes | None, attributes: dict[str, AnyValue] | None) -> ResourceData:
@@ -576,7 +577,7 @@ class _Results:
         if record is None:
             return
         encoded = self._message(record)
-        if alone or isinstance(encoded, Skipped):
+        if alone or isinstance(encoded, RecordError):
             self._end_run()
             self.list.append(self._result(record, encoded))
         elif isinstance(record, SpanData):
@@ -589,17 +590,16 @@ class _Results:
             time = moved(record.time_unix_nano or record.observed_time_unix_nano, self._shift.offset_nanos)
             run.add_log(encoded, log_identity(record), time)
 
-    def _message(self, record: SpanData | LogData) -> bytes | Skipped:
-        """Return the record's message with its times moved, or the record as invalid when they cannot move."""
+    def _message(self, record: SpanData | LogData) -> bytes | RecordError:
+        """Return the record's message with its times moved, or the error when they cannot move.
+
+        The main process reports the error only for a record that it would send, after the
+        filters and deduplication, as it does for a record that it moves itself.
+        """
         try:
             shifted = self._shift.apply(record)
         except RecordError as error:
-            # NOTE: the main process checks for duplicates before it moves times, so there such
-            # a record counts as a duplicate when it is one. The replay uses workers for a time
-            # shift only when its scan found every time in range, so this is a record of a
-            # signal that the replay does not send.
-            location = dataclasses.replace(record.location, field=error.field)
-            return Skipped(record.signal, location, INVALID, error.message)
+            return error
         if isinstance(shifted, SpanData):
             return self._encoder.span_message(shifted)
         return self._encoder.log_message(shifted)  # type: ignore[arg-type]  # a LogData in, a LogData out
@@ -638,10 +638,8 @@ class _Results:
         self._sent_resources.add(key)
         return dict(attributes or {})
 
-    def _result(self, item: Item, encoded: bytes | Skipped) -> _SpanResult | _LogResult | Item:
+    def _result(self, item: Item, encoded: bytes | RecordError) -> _SpanResult | _LogResult | Item:
         """Return a record's result with its encoded message, or another item as it is."""
-        if isinstance(encoded, Skipped):
-            return encoded
         if isinstance(item, SpanData):
             index = item.location.index or 0
             span_fields = (item.name, item.start_time_unix_nano, item.end_time_unix_nano)
