@@ -214,7 +214,7 @@ def test_workers_leave_filtered_times_alone(tmp_path: Path, receiver: OTLPReceiv
     assert "has no effect" not in parallel[2]
 
 
-def test_workers_offset_out_of_range_read_in_one_process(receiver: OTLPReceiver) -> None:
+def test_workers_out_of_range_offset(receiver: OTLPReceiver) -> None:
     """An offset that moves the oldest record to 1970 makes it invalid, as in one process, without workers."""
     options = ["--start-at", "1970-01-01T00:00:00Z"]
     serial = _reference(receiver, CODEMACHINE / "traces", *options)

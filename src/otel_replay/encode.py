@@ -101,7 +101,7 @@ class EncodedSpan(SpanData):
 
     encoded: bytes = b""
     shift_error: RecordError | None = None
-    """Why the worker could not move the span's times by the replay's offset, in which case `encoded` is empty."""
+    """The error that kept the worker from moving the span's times by the replay's offset; `encoded` is then empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ class EncodedLog(LogData):
     encoded: bytes = b""
     identity: tuple[int, int] = (0, 0)
     shift_error: RecordError | None = None
-    """Why the worker could not move the record's times by the replay's offset, in which case `encoded` is empty."""
+    """The error that kept the worker from moving the record's times by the replay's offset; `encoded` is then empty."""
 
 
 @dataclass(frozen=True, slots=True)

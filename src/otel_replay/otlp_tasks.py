@@ -59,7 +59,7 @@ from otel_replay.model import (
 )
 from otel_replay.plainotlp import PlainOtlpSpanEncoder
 from otel_replay.scan import TimeScan
-from otel_replay.timeshift import TimeShift, moved
+from otel_replay.timeshift import TimeShift
 from otel_replay.transform import log_identity
 
 __all__ = ["TASK_CHARS", "read"]
@@ -667,12 +667,14 @@ class _Results:
             else:
                 run.parents += _NO_PARENT
                 run.has_parent.append(0)
-            run.times.append(moved(record.end_time_unix_nano, offset))
+            end = record.end_time_unix_nano
+            run.times.append(end + offset if end and offset else end)  # in range, because the message has it
         else:
             run = self._run_for(Signal.LOGS, index, resource, scope, 0)
             run.fields.append(scope_field(encoded))
             run.keys += _pack_fingerprint(*log_identity(record))
-            run.times.append(moved(record.time_unix_nano or record.observed_time_unix_nano, offset))
+            time = record.time_unix_nano or record.observed_time_unix_nano
+            run.times.append(time + offset if time and offset else time)
 
     def _run_for(self, signal: Signal, index: int, resource: int, scope: int, kind: int) -> _Columns:
         """Return the run that a record continues, starting one if needed."""

@@ -167,9 +167,9 @@ class WorkerPool:
     def scan(self, path: Path, signals: frozenset[Signal]) -> Iterator[Item | TimeScan]:
         """Yield the time ranges of the records of `signals` in a CodeMachine file, scanned by the workers.
 
-        A `TimeScan` comes for each part of the spans and logs arrays, in file order; the
-        records that are not read in the workers (metrics, a file laid out otherwise) come as
-        `codemachine.read` gives them. Records are counted as the replay would send them
+        A `TimeScan` comes for each part of the spans and logs arrays, in file order. The
+        records that the workers do not read, such as metrics or a file laid out otherwise, come
+        as `codemachine.read` gives them. Records are counted as the replay would send them
         without filters: invalid ones and those nested too deeply are left out.
         """
         decoder = functools.partial(self.decode, scan=signals)
@@ -529,7 +529,8 @@ class _Results:
             self.list.append(span)
             return
         index, trace_id, span_id, parent_span_id, _, _, _, end, encoded = span
-        sent_end = moved(end, self._shift.offset_nanos)  # in range, because the message has it
+        offset = self._shift.offset_nanos
+        sent_end = end + offset if end and offset else end  # in range, because the message has it
         self._add_span(self._run_for(index, None, None), encoded, trace_id, span_id, parent_span_id, sent_end)
 
     def add_log(self, log: PlainLog) -> None:
@@ -540,7 +541,8 @@ class _Results:
         if not self._runs:
             self.list.append((index, key, attributes, identity, trace_id, span_id, time, observed_time, encoded))
             return
-        sent_time = moved(time or observed_time, self._shift.offset_nanos)  # in range, because the message has it
+        offset, time = self._shift.offset_nanos, time or observed_time
+        sent_time = time + offset if time and offset else time  # in range, because the message has it
         self._run_for(index, key, attributes).add_log(encoded, identity, sent_time)
 
     def add_items(self, items: Iterator[Item]) -> None:
