@@ -13,7 +13,7 @@ from typing import IO, Annotated, Any, Final
 import orjson
 import typer
 
-from otel_replay import __version__
+from otel_replay import __version__, speedups
 from otel_replay.batches import DEFAULT_MAX_BATCH_BYTES, SendOptions
 from otel_replay.discover import Source
 from otel_replay.errors import ReplayError, UsageError
@@ -48,7 +48,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"otel-replay {__version__}")
+        typer.echo(f"otel-replay {__version__}, compiled encoders: {speedups.state()}")
         raise typer.Exit
 
 

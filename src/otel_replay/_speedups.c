@@ -1,0 +1,837 @@
+/*
+ * Compiled encoders for the workers' plain paths.
+ *
+ * Each function here does what one method of plainspan.py does, for the records that are
+ * plain in the simplest way, and returns None for every other record. The Python method then
+ * takes the record as before, so a record declined here is never lost, and the Python code
+ * stays the reference: tests/test_speedups.py compares both on generated records, byte for
+ * byte. A result is written only when every check of the Python method holds.
+ *
+ * The module is optional. The package builds it when a C compiler is available (see
+ * hatch_build.py), and runs the same pure-Python code without it.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+
+/* A growable output buffer, on the stack for most spans. */
+typedef struct {
+    unsigned char *data;
+    size_t length;
+    size_t capacity;
+    unsigned char inline_data[4096];
+} Buffer;
+
+static void buffer_init(Buffer *buffer)
+{
+    buffer->data = buffer->inline_data;
+    buffer->length = 0;
+    buffer->capacity = sizeof(buffer->inline_data);
+}
+
+static void buffer_free(Buffer *buffer)
+{
+    if (buffer->data != buffer->inline_data) {
+        PyMem_Free(buffer->data);
+    }
+    buffer_init(buffer);
+}
+
+/* Make room for `extra` more bytes; return 0, or -1 with MemoryError set. */
+static int buffer_reserve(Buffer *buffer, size_t extra)
+{
+    if (buffer->length + extra <= buffer->capacity) {
+        return 0;
+    }
+    size_t capacity = buffer->capacity * 2;
+    while (capacity < buffer->length + extra) {
+        capacity *= 2;
+    }
+    unsigned char *data;
+    if (buffer->data == buffer->inline_data) {
+        data = PyMem_Malloc(capacity);
+        if (data != NULL) {
+            memcpy(data, buffer->inline_data, buffer->length);
+        }
+    }
+    else {
+        data = PyMem_Realloc(buffer->data, capacity);
+    }
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    buffer->data = data;
+    buffer->capacity = capacity;
+    return 0;
+}
+
+static size_t varint_size(uint64_t number)
+{
+    size_t size = 1;
+    while (number > 0x7F) {
+        number >>= 7;
+        size++;
+    }
+    return size;
+}
+
+/* The writers below expect the caller to have reserved the room. */
+static void put_varint(Buffer *buffer, uint64_t number)
+{
+    while (number > 0x7F) {
+        buffer->data[buffer->length++] = (unsigned char)((number & 0x7F) | 0x80);
+        number >>= 7;
+    }
+    buffer->data[buffer->length++] = (unsigned char)number;
+}
+
+static void put_bytes(Buffer *buffer, const void *bytes, size_t size)
+{
+    memcpy(buffer->data + buffer->length, bytes, size);
+    buffer->length += size;
+}
+
+static void put_fixed64(Buffer *buffer, uint64_t number)
+{
+    for (int shift = 0; shift < 64; shift += 8) {
+        buffer->data[buffer->length++] = (unsigned char)(number >> shift);
+    }
+}
+
+/* Append a length-delimited field whose body is `size` bytes. */
+static int put_field(Buffer *buffer, unsigned char tag, const void *body, size_t size)
+{
+    if (buffer_reserve(buffer, 1 + 10 + size) < 0) {
+        return -1;
+    }
+    buffer->data[buffer->length++] = tag;
+    put_varint(buffer, size);
+    put_bytes(buffer, body, size);
+    return 0;
+}
+
+/* What a check gives: the record is plain so far, it is not, or an exception is set. */
+enum { PLAIN = 0, NOT_PLAIN = 1, FAILED = -1 };
+
+/*
+ * Give the UTF-8 form of a string that the full path keeps unchanged: exactly a str, with no
+ * lone surrogate. NOT_PLAIN for anything else.
+ */
+static int plain_text(PyObject *value, const char **text, Py_ssize_t *size)
+{
+    if (value == NULL || !PyUnicode_CheckExact(value)) {
+        return NOT_PLAIN;
+    }
+    *text = PyUnicode_AsUTF8AndSize(value, size);
+    if (*text == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            return FAILED;
+        }
+        PyErr_Clear();  /* a lone surrogate, which the full path replaces with a notice */
+        return NOT_PLAIN;
+    }
+    return PLAIN;
+}
+
+static int hex_digit(char character)
+{
+    if (character >= '0' && character <= '9') {
+        return character - '0';
+    }
+    if (character >= 'a' && character <= 'f') {
+        return character - 'a' + 10;
+    }
+    if (character >= 'A' && character <= 'F') {
+        return character - 'A' + 10;
+    }
+    return -1;
+}
+
+/*
+ * Read an ID of `size` bytes written as 2 * size hexadecimal digits into `bytes`, big-endian.
+ * An all-zero ID is plain only where `zero_allowed` is set.
+ */
+static int hex_id(PyObject *value, unsigned char *bytes, size_t size, int zero_allowed)
+{
+    const char *text;
+    Py_ssize_t length;
+    int check = plain_text(value, &text, &length);
+    if (check != PLAIN) {
+        return check;
+    }
+    if ((size_t)length != 2 * size) {
+        return NOT_PLAIN;
+    }
+    int nonzero = 0;
+    for (size_t index = 0; index < size; index++) {
+        int high = hex_digit(text[2 * index]);
+        int low = hex_digit(text[2 * index + 1]);
+        if (high < 0 || low < 0) {
+            return NOT_PLAIN;
+        }
+        bytes[index] = (unsigned char)(high << 4 | low);
+        nonzero |= bytes[index];
+    }
+    return nonzero || zero_allowed ? PLAIN : NOT_PLAIN;
+}
+
+/* The record's keys, created once: looking them up by C string would create one per call. */
+static PyObject *KEY_NAME, *KEY_TRACE_ID, *KEY_SPAN_ID, *KEY_PARENT_SPAN_ID, *KEY_START_TIME, *KEY_END_TIME;
+static PyObject *KEY_STATUS, *KEY_CODE, *KEY_MESSAGE, *KEY_ATTRIBUTES, *KEY_EVENTS, *KEY_TIME;
+
+/* The value of `key` in `dict`, borrowed, or NULL where it is missing; lookups of str keys cannot fail. */
+static PyObject *item(PyObject *dict, PyObject *key)
+{
+    return PyDict_GetItemWithError(dict, key);
+}
+
+#define NANOS_PER_MILLISECOND 1000000ULL
+#define MAX_MILLISECONDS (UINT64_MAX / NANOS_PER_MILLISECOND)
+
+/* Where a key of the times ends in the text of a record. */
+typedef struct {
+    size_t count;     /* occurrences of the key followed by its colon */
+    size_t position;  /* just after the first occurrence */
+} KeyPlace;
+
+#define INLINE_EVENT_TIMES 64
+
+/*
+ * Where the times of a span are read in the text of its record, as plainspan._TextTimes reads
+ * them: the text is scanned once for the keys, at the colons that end them.
+ */
+typedef struct {
+    const char *text;
+    size_t size;
+    KeyPlace start;
+    KeyPlace end;
+    size_t event_count;
+    size_t *event_positions;  /* inline_positions, or an allocation for spans with many events */
+    size_t event_capacity;
+    size_t next_event;
+    size_t inline_positions[INLINE_EVENT_TIMES];
+} TextTimes;
+
+static void text_times_free(TextTimes *times)
+{
+    if (times->event_positions != times->inline_positions) {
+        PyMem_Free(times->event_positions);
+        times->event_positions = times->inline_positions;
+    }
+}
+
+/* Note where an event's time key ends; return 0, or -1 with MemoryError set. */
+static int add_event_position(TextTimes *times, size_t after)
+{
+    if (times->event_count == times->event_capacity) {
+        size_t capacity = times->event_capacity * 2;
+        size_t *positions = PyMem_Malloc(capacity * sizeof(size_t));
+        if (positions == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(positions, times->event_positions, times->event_count * sizeof(size_t));
+        text_times_free(times);
+        times->event_positions = positions;
+        times->event_capacity = capacity;
+    }
+    times->event_positions[times->event_count++] = after;
+    return 0;
+}
+
+static int ends_key(const char *text, size_t colon, const char *key, size_t key_size)
+{
+    /* `key` is a quoted key without its colon. */
+    return colon >= key_size && memcmp(text + colon - key_size, key, key_size) == 0;
+}
+
+static void place_key(KeyPlace *place, size_t after)
+{
+    if (place->count++ == 0) {
+        place->position = after;
+    }
+}
+
+/* Find the keys in the text; return 0, or -1 with an exception set. */
+static int find_keys(TextTimes *times)
+{
+    const char *text = times->text;
+    const char *at = text;
+    const char *end = text + times->size;
+    while ((at = memchr(at, ':', (size_t)(end - at))) != NULL) {
+        size_t colon = (size_t)(at - text);
+        at++;
+        if (colon == 0 || text[colon - 1] != '"') {
+            continue;
+        }
+        if (ends_key(text, colon, "\"time\"", 6)) {
+            if (add_event_position(times, colon + 1) < 0) {
+                return -1;
+            }
+        }
+        else if (ends_key(text, colon, "\"startTime\"", 11)) {
+            place_key(&times->start, colon + 1);
+        }
+        else if (ends_key(text, colon, "\"endTime\"", 9)) {
+            place_key(&times->end, colon + 1);
+        }
+    }
+    return 0;
+}
+
+/* A time given as an integer number of milliseconds, as values.to_unix_nano converts it. */
+static int integer_time(PyObject *value, uint64_t *unix_nano)
+{
+    if (!PyLong_CheckExact(value)) {
+        return NOT_PLAIN;  /* None, booleans and other types get the full path's error */
+    }
+    int overflow;
+    long long milliseconds = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (milliseconds == -1 && PyErr_Occurred()) {
+        return FAILED;
+    }
+    if (overflow || milliseconds < 0 || (unsigned long long)milliseconds > MAX_MILLISECONDS) {
+        return NOT_PLAIN;
+    }
+    *unix_nano = (uint64_t)milliseconds * NANOS_PER_MILLISECOND;
+    return PLAIN;
+}
+
+/*
+ * A float time, read from the literal at `position` in the text. The literal must be a plain
+ * decimal with at most 6 fraction digits that gives the same float; others are left to the
+ * Python path, which also takes literals in other forms.
+ */
+static int literal_time(const TextTimes *times, size_t position, double value, uint64_t *unix_nano)
+{
+    const char *text = times->text;
+    size_t end = times->size;
+    while (position < end && (text[position] == ' ' || text[position] == '\t' || text[position] == '\r'
+                              || text[position] == '\n')) {
+        position++;
+    }
+    size_t start = position;
+    uint64_t whole = 0;
+    while (position < end && text[position] >= '0' && text[position] <= '9') {
+        if (position - start >= 19) {
+            return NOT_PLAIN;
+        }
+        whole = whole * 10 + (uint64_t)(text[position] - '0');
+        position++;
+    }
+    if (position == start || position >= end || text[position] != '.') {
+        return NOT_PLAIN;
+    }
+    size_t dot = position++;
+    uint64_t fraction = 0;
+    while (position < end && text[position] >= '0' && text[position] <= '9') {
+        if (position - dot > 6) {
+            return NOT_PLAIN;
+        }
+        fraction = fraction * 10 + (uint64_t)(text[position] - '0');
+        position++;
+    }
+    size_t fraction_digits = position - dot - 1;
+    if (fraction_digits == 0 || (position < end && (text[position] == 'e' || text[position] == 'E'))) {
+        return NOT_PLAIN;
+    }
+    for (size_t digit = fraction_digits; digit < 6; digit++) {
+        fraction *= 10;
+    }
+    if (whole > MAX_MILLISECONDS || whole * NANOS_PER_MILLISECOND > UINT64_MAX - fraction) {
+        return NOT_PLAIN;
+    }
+
+    char literal[32];
+    size_t literal_size = position - start;
+    memcpy(literal, text + start, literal_size);
+    literal[literal_size] = '\0';
+    double parsed = PyOS_string_to_double(literal, NULL, NULL);
+    if (parsed == -1.0 && PyErr_Occurred()) {
+        return FAILED;
+    }
+    if (parsed != value) {
+        return NOT_PLAIN;
+    }
+    *unix_nano = whole * NANOS_PER_MILLISECOND + fraction;
+    return PLAIN;
+}
+
+/* A time of a field whose key occurs once in the text. */
+static int only_time(const TextTimes *times, const KeyPlace *place, PyObject *value, uint64_t *unix_nano)
+{
+    if (value == NULL || !PyFloat_CheckExact(value)) {
+        return value == NULL ? NOT_PLAIN : integer_time(value, unix_nano);
+    }
+    if (place->count != 1) {
+        return NOT_PLAIN;
+    }
+    return literal_time(times, place->position, PyFloat_AS_DOUBLE(value), unix_nano);
+}
+
+/* The time of the next event: the events' time keys follow in order. */
+static int next_event_time(TextTimes *times, PyObject *value, uint64_t *unix_nano)
+{
+    size_t position = times->event_positions[times->next_event++];
+    if (value == NULL) {
+        return NOT_PLAIN;
+    }
+    if (!PyFloat_CheckExact(value)) {
+        return integer_time(value, unix_nano);
+    }
+    return literal_time(times, position, PyFloat_AS_DOUBLE(value), unix_nano);
+}
+
+/* Move a time as timeshift.moved does; an unset time stays unset. */
+static int moved(uint64_t unix_nano, long long offset, uint64_t *result)
+{
+    if (unix_nano == 0) {
+        *result = 0;
+        return PLAIN;
+    }
+    /* Outside 1970 to 2554 the Python path gives the error. */
+    if (offset >= 0) {
+        if (unix_nano > UINT64_MAX - (uint64_t)offset) {
+            return NOT_PLAIN;
+        }
+        *result = unix_nano + (uint64_t)offset;
+        return PLAIN;
+    }
+    uint64_t magnitude = (uint64_t)(-(offset + 1)) + 1;
+    if (unix_nano <= magnitude) {
+        return NOT_PLAIN;
+    }
+    *result = unix_nano - magnitude;
+    return PLAIN;
+}
+
+#define INT64_LIMIT 9223372036854775808.0  /* 2**63 */
+
+/*
+ * Append the KeyValue fields of a JSON object of attributes, with tag `tag`, as
+ * encode._key_value_field writes them for values that decode_attributes keeps unchanged.
+ */
+static int put_attributes(Buffer *buffer, unsigned char tag, PyObject *attributes)
+{
+    if (attributes == NULL || attributes == Py_None) {
+        return PLAIN;
+    }
+    if (!PyDict_CheckExact(attributes)) {
+        return NOT_PLAIN;
+    }
+    Py_ssize_t position = 0;
+    PyObject *key;
+    PyObject *value;
+    while (PyDict_Next(attributes, &position, &key, &value)) {
+        const char *key_text;
+        Py_ssize_t key_size;
+        int check = plain_text(key, &key_text, &key_size);
+        if (check != PLAIN) {
+            return check;
+        }
+
+        /* The AnyValue message: its one field. */
+        unsigned char head[11];
+        size_t head_size = 0;
+        const char *tail = NULL;
+        Py_ssize_t tail_size = 0;
+        if (PyUnicode_CheckExact(value)) {
+            check = plain_text(value, &tail, &tail_size);
+            if (check != PLAIN) {
+                return check;
+            }
+            head[head_size++] = 0x0A;
+        }
+        else if (PyBool_Check(value)) {
+            head[head_size++] = 0x10;
+            head[head_size++] = value == Py_True;
+        }
+        else if (PyLong_CheckExact(value)) {
+            int overflow;
+            long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+            if (number == -1 && PyErr_Occurred()) {
+                return FAILED;
+            }
+            if (overflow) {
+                return NOT_PLAIN;
+            }
+            head[head_size++] = 0x18;
+            uint64_t bits = (uint64_t)number;
+            while (bits > 0x7F) {
+                head[head_size++] = (unsigned char)((bits & 0x7F) | 0x80);
+                bits >>= 7;
+            }
+            head[head_size++] = (unsigned char)bits;
+        }
+        else if (PyFloat_CheckExact(value)) {
+            double number = PyFloat_AS_DOUBLE(value);
+            if (!(-INT64_LIMIT < number && number < INT64_LIMIT)) {
+                return NOT_PLAIN;
+            }
+            uint64_t bits;
+            memcpy(&bits, &number, sizeof(bits));
+            head[head_size++] = 0x21;
+            for (int shift = 0; shift < 64; shift += 8) {
+                head[head_size++] = (unsigned char)(bits >> shift);
+            }
+        }
+        else if (value != Py_None) {
+            return NOT_PLAIN;  /* decimals, arrays and objects */
+        }
+
+        size_t any_value_size = head_size + (tail == NULL ? 0 : varint_size((uint64_t)tail_size) + (size_t)tail_size);
+        size_t key_field_size = key_size ? 1 + varint_size((uint64_t)key_size) + (size_t)key_size : 0;
+        size_t body_size = key_field_size + 1 + varint_size(any_value_size) + any_value_size;
+        if (buffer_reserve(buffer, 1 + 10 + body_size) < 0) {
+            return FAILED;
+        }
+        buffer->data[buffer->length++] = tag;
+        put_varint(buffer, body_size);
+        if (key_size) {
+            buffer->data[buffer->length++] = 0x0A;
+            put_varint(buffer, (uint64_t)key_size);
+            put_bytes(buffer, key_text, (size_t)key_size);
+        }
+        buffer->data[buffer->length++] = 0x12;
+        put_varint(buffer, any_value_size);
+        put_bytes(buffer, head, head_size);
+        if (tail != NULL) {
+            put_varint(buffer, (uint64_t)tail_size);
+            put_bytes(buffer, tail, (size_t)tail_size);
+        }
+    }
+    return PLAIN;
+}
+
+/* Append the Status field, which the official encoder always writes. */
+static int put_status(Buffer *buffer, PyObject *status)
+{
+    Buffer body;
+    buffer_init(&body);
+    int result = PLAIN;
+    if (status != NULL && status != Py_None) {
+        if (!PyDict_CheckExact(status)) {
+            return NOT_PLAIN;
+        }
+        long code = 0;
+        PyObject *code_value = item(status, KEY_CODE);
+        if (code_value != NULL) {
+            if (!PyLong_CheckExact(code_value)) {
+                return NOT_PLAIN;
+            }
+            code = PyLong_AsLong(code_value);
+            if (code == -1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                return NOT_PLAIN;
+            }
+            if (code < 0 || code > 2) {
+                return NOT_PLAIN;
+            }
+        }
+        PyObject *message = item(status, KEY_MESSAGE);
+        const char *text = "";
+        Py_ssize_t size = 0;
+        if (message != NULL) {
+            int check = plain_text(message, &text, &size);
+            if (check != PLAIN) {
+                return check;
+            }
+        }
+        if (size && put_field(&body, 0x12, text, (size_t)size) < 0) {
+            buffer_free(&body);
+            return FAILED;
+        }
+        if (code && buffer_reserve(&body, 2) < 0) {
+            buffer_free(&body);
+            return FAILED;
+        }
+        if (code) {
+            body.data[body.length++] = 0x18;
+            body.data[body.length++] = (unsigned char)code;
+        }
+    }
+    if (put_field(buffer, 0x7A, body.data, body.length) < 0) {
+        result = FAILED;
+    }
+    buffer_free(&body);
+    return result;
+}
+
+/* Append the Event fields; collect the events' recorded times in `event_times`, if given. */
+static int put_events(Buffer *buffer, PyObject *events, TextTimes *times, long long shift, PyObject *event_times)
+{
+    if (events == NULL || events == Py_None) {
+        return PLAIN;
+    }
+    if (!PyList_CheckExact(events)) {
+        return NOT_PLAIN;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(events);
+    if (count && times->event_count != (size_t)count) {
+        return NOT_PLAIN;  /* as in the Python path, the key must occur once per event */
+    }
+    times->next_event = 0;
+
+    Buffer body;
+    buffer_init(&body);
+    int check = PLAIN;
+    for (Py_ssize_t index = 0; index < count && check == PLAIN; index++) {
+        PyObject *event = PyList_GET_ITEM(events, index);
+        if (!PyDict_CheckExact(event)) {
+            check = NOT_PLAIN;
+            break;
+        }
+        const char *name;
+        Py_ssize_t name_size;
+        check = plain_text(item(event, KEY_NAME), &name, &name_size);
+        if (check != PLAIN) {
+            break;
+        }
+        uint64_t recorded;
+        uint64_t time;
+        check = next_event_time(times, item(event, KEY_TIME), &recorded);
+        if (check == PLAIN) {
+            check = moved(recorded, shift, &time);
+        }
+        if (check != PLAIN) {
+            break;
+        }
+        if (event_times != NULL) {
+            PyObject *number = PyLong_FromUnsignedLongLong(recorded);
+            if (number == NULL || PyList_Append(event_times, number) < 0) {
+                Py_XDECREF(number);
+                check = FAILED;
+                break;
+            }
+            Py_DECREF(number);
+        }
+
+        body.length = 0;
+        if (buffer_reserve(&body, 9) < 0) {
+            check = FAILED;
+            break;
+        }
+        if (time) {
+            body.data[body.length++] = 0x09;
+            put_fixed64(&body, time);
+        }
+        if (name_size && put_field(&body, 0x12, name, (size_t)name_size) < 0) {
+            check = FAILED;
+            break;
+        }
+        check = put_attributes(&body, 0x1A, item(event, KEY_ATTRIBUTES));
+        if (check == PLAIN && put_field(buffer, 0x5A, body.data, body.length) < 0) {
+            check = FAILED;
+        }
+    }
+    buffer_free(&body);
+    return check;
+}
+
+/*
+ * encode_codemachine_span(index, text, span, shift, event_times) -> tuple | None
+ *
+ * The compiled form of PlainSpanEncoder.encode_text for a record already parsed into `span`.
+ */
+static PyObject *encode_codemachine_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "encode_codemachine_span takes 5 arguments");
+        return NULL;
+    }
+    PyObject *index = args[0];
+    PyObject *text_object = args[1];
+    PyObject *span = args[2];
+    PyObject *event_times = args[4] == Py_None ? NULL : args[4];
+    if (!PyUnicode_Check(text_object) || !PyDict_Check(span) || (event_times != NULL && !PyList_Check(event_times))) {
+        PyErr_SetString(PyExc_TypeError, "expected a str, a dict and a list or None");
+        return NULL;
+    }
+    int overflow;
+    long long shift = PyLong_AsLongLongAndOverflow(args[3], &overflow);
+    if (shift == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (overflow) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t events_before = event_times == NULL ? 0 : PyList_GET_SIZE(event_times);
+
+    TextTimes times;
+    memset(&times, 0, offsetof(TextTimes, inline_positions));
+    times.event_positions = times.inline_positions;
+    times.event_capacity = INLINE_EVENT_TIMES;
+    Py_ssize_t text_size;
+    times.text = PyUnicode_AsUTF8AndSize(text_object, &text_size);
+    if (times.text == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    times.size = (size_t)text_size;
+    if (find_keys(&times) < 0) {
+        text_times_free(&times);
+        return NULL;
+    }
+
+    Buffer buffer;
+    buffer_init(&buffer);
+    PyObject *result = NULL;
+    unsigned char trace_id[16];
+    unsigned char span_id[8];
+    unsigned char parent_id[8] = {0};
+    uint64_t start = 0;
+    uint64_t end = 0;
+    uint64_t sent_start = 0;
+    uint64_t sent_end = 0;
+    const char *name_text;
+    Py_ssize_t name_size;
+    PyObject *name = item(span, KEY_NAME);
+    PyObject *parent = item(span, KEY_PARENT_SPAN_ID);
+    int check = plain_text(name, &name_text, &name_size);
+    if (check == PLAIN) {
+        check = hex_id(item(span, KEY_TRACE_ID), trace_id, sizeof(trace_id), 0);
+    }
+    if (check == PLAIN) {
+        check = hex_id(item(span, KEY_SPAN_ID), span_id, sizeof(span_id), 0);
+    }
+    if (check == PLAIN && parent != NULL && parent != Py_None
+        && !(PyUnicode_CheckExact(parent) && PyUnicode_GET_LENGTH(parent) == 0)) {
+        check = hex_id(parent, parent_id, sizeof(parent_id), 1);
+    }
+    if (check == PLAIN) {
+        check = only_time(&times, &times.start, item(span, KEY_START_TIME), &start);
+    }
+    if (check == PLAIN) {
+        check = only_time(&times, &times.end, item(span, KEY_END_TIME), &end);
+    }
+    if (check == PLAIN) {
+        check = moved(start, shift, &sent_start);
+    }
+    if (check == PLAIN) {
+        check = moved(end, shift, &sent_end);
+    }
+
+    if (check == PLAIN && buffer_reserve(&buffer, 2 + 16 + 2 + 8 + 2 + 8) < 0) {
+        check = FAILED;
+    }
+    if (check == PLAIN) {
+        put_bytes(&buffer, "\x0a\x10", 2);
+        put_bytes(&buffer, trace_id, sizeof(trace_id));
+        put_bytes(&buffer, "\x12\x08", 2);
+        put_bytes(&buffer, span_id, sizeof(span_id));
+        uint64_t parent_number = 0;
+        for (size_t byte = 0; byte < sizeof(parent_id); byte++) {
+            parent_number = parent_number << 8 | parent_id[byte];
+        }
+        if (parent_number) {
+            put_bytes(&buffer, "\x22\x08", 2);
+            put_bytes(&buffer, parent_id, sizeof(parent_id));
+        }
+        if (name_size && put_field(&buffer, 0x2A, name_text, (size_t)name_size) < 0) {
+            check = FAILED;
+        }
+    }
+    if (check == PLAIN && buffer_reserve(&buffer, 2 + 9 + 9) < 0) {
+        check = FAILED;
+    }
+    if (check == PLAIN) {
+        put_bytes(&buffer, "\x30\x01", 2);  /* SPAN_KIND_INTERNAL: the format has no span kind */
+        if (sent_start) {
+            buffer.data[buffer.length++] = 0x39;
+            put_fixed64(&buffer, sent_start);
+        }
+        if (sent_end) {
+            buffer.data[buffer.length++] = 0x41;
+            put_fixed64(&buffer, sent_end);
+        }
+        check = put_attributes(&buffer, 0x4A, item(span, KEY_ATTRIBUTES));
+    }
+    if (check == PLAIN) {
+        check = put_events(&buffer, item(span, KEY_EVENTS), &times, shift, event_times);
+    }
+    if (check == PLAIN) {
+        check = put_status(&buffer, item(span, KEY_STATUS));
+    }
+
+    if (check == PLAIN) {
+        uint64_t parent_number = 0;
+        uint64_t span_number = 0;
+        for (size_t byte = 0; byte < 8; byte++) {
+            parent_number = parent_number << 8 | parent_id[byte];
+            span_number = span_number << 8 | span_id[byte];
+        }
+        PyObject *message = PyBytes_FromStringAndSize((const char *)buffer.data, (Py_ssize_t)buffer.length);
+        /* The trace ID's text is 32 hexadecimal digits, ended by the str's NUL. */
+        PyObject *trace = PyLong_FromString(PyUnicode_AsUTF8(item(span, KEY_TRACE_ID)), NULL, 16);
+        if (message != NULL && trace != NULL) {
+            result = Py_BuildValue(
+                "(ONKKiONNN)", index, trace, span_number, parent_number, 1, name,
+                PyLong_FromUnsignedLongLong(start), PyLong_FromUnsignedLongLong(end), message);
+            message = NULL;  /* the tuple holds them, or Py_BuildValue released them */
+            trace = NULL;
+        }
+        Py_XDECREF(message);
+        Py_XDECREF(trace);
+        if (result == NULL) {
+            check = FAILED;
+        }
+    }
+    buffer_free(&buffer);
+    text_times_free(&times);
+
+    if (check != PLAIN && event_times != NULL && PyList_GET_SIZE(event_times) > events_before) {
+        if (PyList_SetSlice(event_times, events_before, PyList_GET_SIZE(event_times), NULL) < 0) {
+            Py_XDECREF(result);
+            return NULL;
+        }
+    }
+    if (check == FAILED) {
+        return NULL;
+    }
+    if (check == NOT_PLAIN) {
+        Py_RETURN_NONE;
+    }
+    return result;
+}
+
+static PyMethodDef speedups_methods[] = {
+    {"encode_codemachine_span", (PyCFunction)(void (*)(void))encode_codemachine_span, METH_FASTCALL,
+     "Return PlainSpanEncoder.encode_text's result for a parsed CodeMachine span, or None to leave it to Python."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_speedups",
+    .m_doc = "Compiled encoders for the workers' plain paths.",
+    .m_size = -1,
+    .m_methods = speedups_methods,
+};
+
+static int intern_key(PyObject **key, const char *text)
+{
+    *key = PyUnicode_InternFromString(text);
+    return *key == NULL ? -1 : 0;
+}
+
+PyMODINIT_FUNC PyInit__speedups(void)
+{
+    if (intern_key(&KEY_NAME, "name") < 0 || intern_key(&KEY_TRACE_ID, "traceId") < 0
+        || intern_key(&KEY_SPAN_ID, "spanId") < 0 || intern_key(&KEY_PARENT_SPAN_ID, "parentSpanId") < 0
+        || intern_key(&KEY_START_TIME, "startTime") < 0 || intern_key(&KEY_END_TIME, "endTime") < 0
+        || intern_key(&KEY_STATUS, "status") < 0 || intern_key(&KEY_CODE, "code") < 0
+        || intern_key(&KEY_MESSAGE, "message") < 0 || intern_key(&KEY_ATTRIBUTES, "attributes") < 0
+        || intern_key(&KEY_EVENTS, "events") < 0 || intern_key(&KEY_TIME, "time") < 0) {
+        return NULL;
+    }
+    return PyModule_Create(&speedups_module);
+}

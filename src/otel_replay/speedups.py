@@ -1,0 +1,43 @@
+"""The compiled encoders (`_speedups.c`), where the package was built with them.
+
+They give the same bytes as the plain encoders written in Python, which decide for every
+record they decline, and they are optional: a package built without a C compiler runs the
+Python encoders alone. ``OTEL_REPLAY_SPEEDUPS=off`` at run time turns them off, which helps
+to tell whether a problem lies in them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    from otel_replay.plainspan import PlainSpan
+
+__all__ = ["encode_codemachine_span", "state"]
+
+_module: ModuleType | None
+try:
+    from otel_replay import _speedups as _module
+except ImportError:  # built without a C compiler, or with OTEL_REPLAY_SPEEDUPS=off
+    _module = None
+
+_turned_off = os.environ.get("OTEL_REPLAY_SPEEDUPS", "").strip().lower() == "off"
+
+SpanEncoder: TypeAlias = Callable[[int, str, dict[str, object], int, "list[int] | None"], "PlainSpan | None"]
+"""`PlainSpanEncoder.encode_text` for a record's text and its parsed JSON, with the shift and event times list."""
+
+encode_codemachine_span: SpanEncoder | None = None
+if _module is not None and not _turned_off:
+    encode_codemachine_span = _module.encode_codemachine_span
+
+
+def state() -> str:
+    """Say whether the compiled encoders run, for --version and bug reports."""
+    if _module is None:
+        return "not built (the Python encoders run alone)"
+    if _turned_off:
+        return "off (OTEL_REPLAY_SPEEDUPS=off)"
+    return "on"

@@ -1,0 +1,237 @@
+"""The compiled encoders give the bytes of the Python plain encoders, or decline the record to them.
+
+The test suite runs on a package built with them (scripts/test requires the build), so these
+tests import the module directly rather than skip when it is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from otel_replay import _speedups, plainspan, speedups
+from otel_replay.plainspan import PlainSpan, PlainSpanEncoder
+from otel_replay.receiver import OTLPReceiver
+from tests.conftest import CODEMACHINE, run_cli
+from tests.test_plainspan import SHIFTS, odd_fields, plain_spans, replaced, span_texts
+
+INDEX = 7
+
+# Times that the compiled encoder reads itself: whole milliseconds, and floats whose shortest
+# form is a plain decimal with at most 6 fraction digits, as JavaScript writes them.
+native_times = st.one_of(
+    st.integers(min_value=0, max_value=2**64 // 1_000_000 - 1),
+    st.floats(min_value=1.0, max_value=1.8e13).map(lambda value: round(value, 4)),
+)
+
+
+def python_encode(text: str, shift: int = 0) -> tuple[PlainSpan | None, list[int]]:
+    """Encode a span's text with the Python plain encoder alone."""
+    event_times: list[int] = []
+    compiled = plainspan.encode_codemachine_span
+    plainspan.encode_codemachine_span = None
+    try:
+        result = PlainSpanEncoder().encode_text(INDEX, text, shift=shift, event_times=event_times)
+    finally:
+        plainspan.encode_codemachine_span = compiled
+    return result, event_times
+
+
+def native_encode(text: str, shift: int = 0) -> tuple[PlainSpan | None, list[int]]:
+    event_times: list[int] = []
+    result = _speedups.encode_codemachine_span(INDEX, text, orjson.loads(text), shift, event_times)
+    return result, event_times
+
+
+def check_same(text: str, shift: int = 0) -> PlainSpan | None:
+    """Assert that the compiled encoder declines the text or gives the Python encoder's result; return its result."""
+    native, native_times_seen = native_encode(text, shift)
+    if native is None:
+        assert native_times_seen == [], "a declined record must leave the event times as they were"
+        return None
+    expected, expected_times = python_encode(text, shift)
+    assert expected is not None, "the compiled encoder took a record that the Python encoder declines"
+    assert native == expected
+    assert native_times_seen == expected_times
+    return native
+
+
+@st.composite
+def native_span_texts(draw: st.DrawFn) -> str:
+    """Draw a plain span's text, compact or pretty-printed, with times that the compiled encoder reads."""
+    json_span = draw(plain_spans)
+    json_span["startTime"] = draw(native_times)
+    json_span["endTime"] = draw(native_times)
+    for event in json_span.get("events") or []:
+        event["time"] = draw(native_times)
+    return json.dumps(json_span, indent=draw(st.sampled_from([None, 2])))
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(text=native_span_texts(), shift=SHIFTS)
+def test_native_takes_plain_spans(text: str, shift: int) -> None:
+    """A plain span is encoded by the compiled encoder, unless the shift moves a time out of range."""
+    native = check_same(text, shift)
+
+    expected, _ = python_encode(text, shift)
+    assert (native is None) == (expected is None)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(text=span_texts(), shift=SHIFTS)
+def test_native_reads_time_literals_like_python(text: str, shift: int) -> None:
+    """Times written as odd literals, and time keys among the attributes, give the Python result or a decline."""
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return  # the workers hand such texts back before either encoder sees them
+    check_same(text, shift)
+
+
+def _decimal_marker(value: object) -> object:
+    if isinstance(value, Decimal):
+        return f"@decimal {value}@"
+    msg = f"cannot write {value!r}"
+    raise TypeError(msg)
+
+
+def dumps(json_span: object, indent: int | None, *, ensure_ascii: bool = True) -> str:
+    """Write a record as JSON, with each Decimal as its literal."""
+    text = json.dumps(json_span, default=_decimal_marker, indent=indent, ensure_ascii=ensure_ascii)
+    return re.sub(r'"@decimal ([^@]*)@"', r"\1", text)
+
+
+@pytest.mark.parametrize("field", list(odd_fields))
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_native_declines_odd_fields_or_matches(field: str, data: st.DataObject) -> None:
+    """Wrong types, IDs, times, surrogates and values out of range are declined or encoded as Python encodes them."""
+    json_span = data.draw(replaced(field, odd_fields[field]))
+    text = dumps(json_span, data.draw(st.sampled_from([None, 2])))
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return
+    check_same(text)
+
+
+@pytest.mark.parametrize(
+    ("changes", "taken"),
+    [
+        ({}, True),
+        ({"traceId": "0" * 32}, False),
+        ({"spanId": "0" * 16}, False),
+        ({"parentSpanId": "0" * 16}, True),
+        ({"parentSpanId": "ABCDEF0123456789"}, True),
+        ({"traceId": "g" * 32}, False),
+        ({"name": "caf\u00e9 \U0001f600"}, True),
+        ({"attributes": {"big": 2**63}}, False),
+        ({"attributes": {"small": -(2**63), "": "empty key", "none": None, "no": False}}, True),
+        ({"attributes": {"list": [1]}}, False),
+        ({"status": {"code": True}}, False),
+        ({"status": {"code": 2, "message": "failed"}}, True),
+        ({"events": [{"name": "e", "time": 1796218006550.5}] * 65}, True),
+        ({"events": [{"name": "e", "time": 1796218006550.5}], "attributes": {"time": 1}}, False),
+        ({"events": [{"name": "e", "time": 1796218006550.25, "attributes": {"k": 1.5}}] * 3}, True),
+        ({"startTime": Decimal("1796218006550.1234567")}, False),
+    ],
+)
+def test_native_cases(changes: dict[str, object], taken: bool) -> None:
+    """Cases at the edges of what the compiled encoder takes, compared with the Python encoder."""
+    json_span = {
+        "name": "op",
+        "traceId": "0b8d1e5057b7057416faa0e529953f64",
+        "spanId": "bdc17d91e9d7bac3",
+        "startTime": 1796218006549,
+        "endTime": 1796218006550.2722,
+        **changes,
+    }
+    text = dumps(json_span, None, ensure_ascii=False)
+
+    native = check_same(text)
+
+    assert (native is not None) is taken
+
+
+def test_native_declines_text_with_lone_surrogate() -> None:
+    """A text that has no UTF-8 form goes to the Python path, which reports it."""
+    json_span = {"name": "op", "traceId": "1" * 32, "spanId": "1" * 16, "startTime": 1, "endTime": 2}
+    text = json.dumps(json_span)[:-1] + ', "note": "\ud83d"}'
+
+    assert _speedups.encode_codemachine_span(INDEX, text, json_span, 0, None) is None
+
+
+def test_native_takes_bundled_spans() -> None:
+    """Every span of the bundled CodeMachine files that the Python encoder takes, the compiled one takes too."""
+    texts = []
+    for path in sorted((CODEMACHINE / "traces").rglob("*.json")):
+        if path.name.endswith(("-logs.json", "-metrics.json")):
+            continue
+        texts += [json.dumps(span, indent=2) for span in json.loads(path.read_text())["spans"]]
+
+    assert len(texts) > 20
+    for text in texts:
+        try:
+            orjson.loads(text)
+        except orjson.JSONDecodeError:
+            continue  # a lone surrogate escape: the workers hand the text back to the main process
+        expected, _ = python_encode(text)
+        assert (check_same(text) is None) == (expected is None)
+
+
+def test_native_keeps_reference_counts() -> None:
+    """Encoding many spans leaves the reference counts of the record's objects as they were."""
+    name = "".join(["op", "-name"])  # a str of its own, not an interned constant
+    index = 10**20
+    json_span = {"name": name, "traceId": "12" * 16, "spanId": "34" * 8, "startTime": 5, "endTime": 6}
+    text = json.dumps(json_span)
+    counts = (sys.getrefcount(name), sys.getrefcount(index), sys.getrefcount(json_span))
+
+    for _ in range(1000):
+        result = _speedups.encode_codemachine_span(index, text, json_span, 0, None)
+        assert result is not None
+        declined = _speedups.encode_codemachine_span(index, text, {**json_span, "spanId": 1}, 0, [])
+        assert declined is None
+    del result
+
+    assert (sys.getrefcount(name), sys.getrefcount(index), sys.getrefcount(json_span)) == counts
+
+
+def test_state_names_compiled_encoders() -> None:
+    assert speedups.state() == "on"
+    assert run_cli("--version").stdout.strip().endswith("compiled encoders: on")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_replay_same_requests_without_compiled_encoders(
+    receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """A replay sends the same requests with and without the compiled encoders."""
+
+    def replay() -> list[bytes]:
+        receiver.received.traces.clear()
+        result = run_cli("replay", CODEMACHINE / "traces", "--endpoint", receiver.url, "--workers", workers)
+        assert result.exit_code == 0, result.stderr
+        return [request.SerializeToString() for request in receiver.received.traces]
+
+    compiled = replay()
+    monkeypatch.setattr(plainspan, "encode_codemachine_span", None)
+    python = replay()
+
+    assert len(compiled) > 0
+    assert compiled == python
+
+
+def test_module_is_the_built_one() -> None:
+    """The test suite runs on the compiled module built from this checkout's source."""
+    source = Path(plainspan.__file__).with_name("_speedups.c")
+    assert source.exists()
+    assert Path(_speedups.__file__).stat().st_mtime >= source.stat().st_mtime
