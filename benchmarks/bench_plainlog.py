@@ -80,7 +80,7 @@ def main() -> None:
 
 def time_full_path(values: list[object]) -> tuple[float, list[Any]]:
     fallback = ResourceData({"service.name": SERVICE})
-    results = workers._Results(RequestEncoder(), fallback, runs=False)  # the workers' own step
+    results = workers._Results(RequestEncoder(), fallback, runs=False, shift=0)  # the workers' own step
     start = time.process_time()
     for item in codemachine.decode_elements(PATH, "logs", SERVICE, values, 0, fallback):
         if not isinstance(item, LogData):

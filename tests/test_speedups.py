@@ -17,10 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otel_replay import _speedups, plainspan, speedups
+from otel_replay import _speedups, plainlog, plainspan, speedups
+from otel_replay.plainlog import PlainLogEncoder
 from otel_replay.plainspan import PlainSpan, PlainSpanEncoder
+from otel_replay.errors import RecordError
 from otel_replay.receiver import OTLPReceiver
 from tests.conftest import CODEMACHINE, run_cli
+from tests import test_plainlog
 from tests.test_plainspan import SHIFTS, odd_fields, plain_spans, replaced, span_texts
 
 INDEX = 7
@@ -205,6 +208,57 @@ def test_native_keeps_reference_counts() -> None:
     assert (sys.getrefcount(name), sys.getrefcount(index), sys.getrefcount(json_span)) == counts
 
 
+def check_same_log(json_log: dict[str, object], shift: int = 0) -> tuple[int, bytes, bytes, bytes] | None:
+    """Assert that the compiled log encoder declines the record or gives the message of the Python encoder."""
+    native = _speedups.encode_codemachine_log_message(json_log, shift)
+    if native is None:
+        return None
+    try:
+        expected = PlainLogEncoder()._message(json_log, shift)
+    except (plainlog._NotPlainError, RecordError):
+        pytest.fail("the compiled encoder took a log record that the Python encoder declines")
+    assert native == expected
+    return native
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(json_log=test_plainlog.plain_logs, shift=SHIFTS)
+def test_native_log_matches_python(json_log: dict[str, object], shift: int) -> None:
+    """A plain log record with a string or null body and scalar attributes is encoded by the compiled encoder."""
+    native = check_same_log(json_log, shift)
+
+    scalars = (str, int, float, bool, type(None))
+    simple = type(json_log.get("body")) in (str, type(None)) and all(
+        type(value) in scalars for value in (json_log.get("attributes") or {}).values()
+    )
+    try:
+        PlainLogEncoder()._message(json_log, shift)
+    except (plainlog._NotPlainError, RecordError):
+        simple = False
+    assert (native is not None) is simple
+
+
+@pytest.mark.parametrize("field", list(test_plainlog.odd_fields))
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_native_log_declines_odd_fields_or_matches(field: str, data: st.DataObject) -> None:
+    """Odd timestamps, severities, bodies, attributes and IDs are declined or encoded as Python encodes them."""
+    json_log = data.draw(test_plainlog.replaced(field, test_plainlog.odd_fields[field]))
+
+    check_same_log(json_log, data.draw(SHIFTS))
+
+
+def test_native_takes_bundled_logs() -> None:
+    """The bundled CodeMachine log records that the Python encoder takes go through the compiled one."""
+    records = []
+    for path in sorted((CODEMACHINE / "traces").rglob("*-logs.json")):
+        records += json.loads(path.read_text())["logs"]
+
+    assert len(records) > 20
+    taken = [check_same_log(record) is not None for record in records]
+    assert sum(taken) > len(records) // 2
+
+
 def test_state_names_compiled_encoders() -> None:
     assert speedups.state() == "on"
     assert run_cli("--version").stdout.strip().endswith("compiled encoders: on")
@@ -218,12 +272,15 @@ def test_replay_same_requests_without_compiled_encoders(
 
     def replay() -> list[bytes]:
         receiver.received.traces.clear()
+        receiver.received.logs.clear()
         result = run_cli("replay", CODEMACHINE / "traces", "--endpoint", receiver.url, "--workers", workers)
         assert result.exit_code == 0, result.stderr
-        return [request.SerializeToString() for request in receiver.received.traces]
+        received = receiver.received.traces + receiver.received.logs
+        return [request.SerializeToString() for request in received]
 
     compiled = replay()
     monkeypatch.setattr(plainspan, "encode_codemachine_span", None)
+    monkeypatch.setattr(plainlog, "encode_codemachine_log_message", None)
     python = replay()
 
     assert len(compiled) > 0

@@ -183,6 +183,7 @@ static int hex_id(PyObject *value, unsigned char *bytes, size_t size, int zero_a
 /* The record's keys, created once: looking them up by C string would create one per call. */
 static PyObject *KEY_NAME, *KEY_TRACE_ID, *KEY_SPAN_ID, *KEY_PARENT_SPAN_ID, *KEY_START_TIME, *KEY_END_TIME;
 static PyObject *KEY_STATUS, *KEY_CODE, *KEY_MESSAGE, *KEY_ATTRIBUTES, *KEY_EVENTS, *KEY_TIME;
+static PyObject *KEY_TIMESTAMP, *KEY_SEVERITY_NUMBER, *KEY_SEVERITY_TEXT, *KEY_BODY, *KEY_TRACE_ATTRIBUTE, *KEY_SPAN_ATTRIBUTE;
 
 /* The value of `key` in `dict`, borrowed, or NULL where it is missing; lookups of str keys cannot fail. */
 static PyObject *item(PyObject *dict, PyObject *key)
@@ -412,11 +413,16 @@ static int moved(uint64_t unix_nano, long long offset, uint64_t *result)
 
 #define INT64_LIMIT 9223372036854775808.0  /* 2**63 */
 
+/* Which floats an attribute may hold. */
+enum { ANY_FLOAT, SMALL_FLOAT };
+
 /*
  * Append the KeyValue fields of a JSON object of attributes, with tag `tag`, as
  * encode._key_value_field writes them for values that decode_attributes keeps unchanged.
+ * With SMALL_FLOAT, floats of 2**63 or more in magnitude are not plain, as in plainspan.py,
+ * because orjson gives integers beyond 64 bits as such floats.
  */
-static int put_attributes(Buffer *buffer, unsigned char tag, PyObject *attributes)
+static int put_attributes(Buffer *buffer, unsigned char tag, PyObject *attributes, int floats)
 {
     if (attributes == NULL || attributes == Py_None) {
         return PLAIN;
@@ -470,7 +476,7 @@ static int put_attributes(Buffer *buffer, unsigned char tag, PyObject *attribute
         }
         else if (PyFloat_CheckExact(value)) {
             double number = PyFloat_AS_DOUBLE(value);
-            if (!(-INT64_LIMIT < number && number < INT64_LIMIT)) {
+            if (floats == SMALL_FLOAT && !(-INT64_LIMIT < number && number < INT64_LIMIT)) {
                 return NOT_PLAIN;
             }
             uint64_t bits;
@@ -624,7 +630,7 @@ static int put_events(Buffer *buffer, PyObject *events, TextTimes *times, long l
             check = FAILED;
             break;
         }
-        check = put_attributes(&body, 0x1A, item(event, KEY_ATTRIBUTES));
+        check = put_attributes(&body, 0x1A, item(event, KEY_ATTRIBUTES), SMALL_FLOAT);
         if (check == PLAIN && put_field(buffer, 0x5A, body.data, body.length) < 0) {
             check = FAILED;
         }
@@ -753,7 +759,7 @@ static PyObject *encode_codemachine_span(PyObject *module, PyObject *const *args
             buffer.data[buffer.length++] = 0x41;
             put_fixed64(&buffer, sent_end);
         }
-        check = put_attributes(&buffer, 0x4A, item(span, KEY_ATTRIBUTES));
+        check = put_attributes(&buffer, 0x4A, item(span, KEY_ATTRIBUTES), SMALL_FLOAT);
     }
     if (check == PLAIN) {
         check = put_events(&buffer, item(span, KEY_EVENTS), &times, shift, event_times);
@@ -803,9 +809,210 @@ static PyObject *encode_codemachine_span(PyObject *module, PyObject *const *args
     return result;
 }
 
+
+#define NANOS_PER_SECOND 1000000000ULL
+#define MAX_SEVERITY 24
+
+/* The time of a [seconds, nanoseconds] timestamp, as plainlog._time reads it. */
+static int hr_time(PyObject *value, uint64_t *unix_nano)
+{
+    if (value == NULL || !PyList_CheckExact(value) || PyList_GET_SIZE(value) != 2) {
+        return NOT_PLAIN;
+    }
+    PyObject *seconds_value = PyList_GET_ITEM(value, 0);
+    PyObject *nanos_value = PyList_GET_ITEM(value, 1);
+    if (!PyLong_CheckExact(seconds_value) || !PyLong_CheckExact(nanos_value)) {
+        return NOT_PLAIN;
+    }
+    int overflow;
+    long long seconds = PyLong_AsLongLongAndOverflow(seconds_value, &overflow);
+    if (seconds == -1 && PyErr_Occurred()) {
+        return FAILED;
+    }
+    if (overflow || seconds < 0 || (unsigned long long)seconds > UINT64_MAX / NANOS_PER_SECOND) {
+        return NOT_PLAIN;
+    }
+    long long nanos = PyLong_AsLongLongAndOverflow(nanos_value, &overflow);
+    if (nanos == -1 && PyErr_Occurred()) {
+        return FAILED;
+    }
+    if (overflow || nanos < 0 || (unsigned long long)nanos >= NANOS_PER_SECOND) {
+        return NOT_PLAIN;
+    }
+    uint64_t whole = (uint64_t)seconds * NANOS_PER_SECOND;
+    if (whole > UINT64_MAX - (uint64_t)nanos) {
+        return NOT_PLAIN;
+    }
+    *unix_nano = whole + (uint64_t)nanos;
+    return PLAIN;
+}
+
+/* A trace.id or span.id attribute: missing or null gives no ID (size 0). */
+static int correlation_id(PyObject *attributes, PyObject *key, unsigned char *bytes, size_t *size)
+{
+    PyObject *value = attributes == NULL ? NULL : item(attributes, key);
+    if (value == NULL || value == Py_None) {
+        *size = 0;
+        return PLAIN;
+    }
+    /* The full path sends a record with an invalid or all-zero ID with a notice. */
+    return hex_id(value, bytes, *size, 0);
+}
+
+/*
+ * encode_codemachine_log_message(log, shift) -> (time, trace_id, span_id, message) | None
+ *
+ * The LogRecord message of a parsed CodeMachine log record, as PlainLogEncoder writes it, with
+ * its recorded time and its correlation IDs as bytes (empty where it has none).
+ */
+static PyObject *encode_codemachine_log_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "encode_codemachine_log_message takes 2 arguments");
+        return NULL;
+    }
+    PyObject *log = args[0];
+    if (!PyDict_CheckExact(log)) {
+        Py_RETURN_NONE;
+    }
+    int overflow;
+    long long shift = PyLong_AsLongLongAndOverflow(args[1], &overflow);
+    if (shift == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (overflow) {
+        Py_RETURN_NONE;
+    }
+
+    uint64_t time = 0;
+    uint64_t sent_time = 0;
+    int check = hr_time(item(log, KEY_TIMESTAMP), &time);
+    if (check == PLAIN) {
+        check = moved(time, shift, &sent_time);
+    }
+
+    long severity = 0;
+    PyObject *severity_number = item(log, KEY_SEVERITY_NUMBER);
+    if (check == PLAIN && severity_number != NULL && severity_number != Py_None) {
+        if (!PyLong_CheckExact(severity_number)) {
+            check = NOT_PLAIN;
+        }
+        else {
+            severity = PyLong_AsLongAndOverflow(severity_number, &overflow);
+            if (severity == -1 && PyErr_Occurred()) {
+                return NULL;
+            }
+            if (overflow || severity < 0 || severity > MAX_SEVERITY) {
+                check = NOT_PLAIN;
+            }
+        }
+    }
+    const char *severity_text = "";
+    Py_ssize_t severity_text_size = 0;
+    PyObject *severity_text_value = item(log, KEY_SEVERITY_TEXT);
+    if (check == PLAIN && severity_text_value != NULL && severity_text_value != Py_None) {
+        check = plain_text(severity_text_value, &severity_text, &severity_text_size);
+    }
+    const char *body = NULL;
+    Py_ssize_t body_size = 0;
+    PyObject *body_value = item(log, KEY_BODY);
+    if (check == PLAIN && body_value != NULL && body_value != Py_None) {
+        /* Other bodies are checked and written by the Python path. */
+        check = plain_text(body_value, &body, &body_size);
+    }
+    PyObject *attributes = item(log, KEY_ATTRIBUTES);
+    if (attributes == Py_None) {
+        attributes = NULL;
+    }
+    if (check == PLAIN && attributes != NULL && !PyDict_CheckExact(attributes)) {
+        check = NOT_PLAIN;
+    }
+    unsigned char trace_id[16];
+    unsigned char span_id[8];
+    size_t trace_id_size = sizeof(trace_id);
+    size_t span_id_size = sizeof(span_id);
+    if (check == PLAIN) {
+        check = correlation_id(attributes, KEY_TRACE_ATTRIBUTE, trace_id, &trace_id_size);
+    }
+    if (check == PLAIN) {
+        check = correlation_id(attributes, KEY_SPAN_ATTRIBUTE, span_id, &span_id_size);
+    }
+    if (check != PLAIN) {
+        if (check == FAILED) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+
+    /* The fields in field-number order, as RequestEncoder.log_message writes them. */
+    Buffer buffer;
+    buffer_init(&buffer);
+    if (sent_time) {
+        buffer.data[buffer.length++] = 0x09;
+        put_fixed64(&buffer, sent_time);
+    }
+    if (severity) {
+        buffer.data[buffer.length++] = 0x10;
+        buffer.data[buffer.length++] = (unsigned char)severity;
+    }
+    if (severity_text_size && put_field(&buffer, 0x1A, severity_text, (size_t)severity_text_size) < 0) {
+        check = FAILED;
+    }
+    size_t any_value_size = body == NULL ? 0 : 1 + varint_size((uint64_t)body_size) + (size_t)body_size;
+    if (check == PLAIN && buffer_reserve(&buffer, 1 + 10 + any_value_size) < 0) {
+        check = FAILED;
+    }
+    if (check == PLAIN) {
+        /* The body: an AnyValue with its string set, or the empty AnyValue of null. */
+        buffer.data[buffer.length++] = 0x2A;
+        put_varint(&buffer, any_value_size);
+        if (body != NULL) {
+            buffer.data[buffer.length++] = 0x0A;
+            put_varint(&buffer, (uint64_t)body_size);
+            put_bytes(&buffer, body, (size_t)body_size);
+        }
+    }
+    if (check == PLAIN) {
+        check = put_attributes(&buffer, 0x32, attributes, ANY_FLOAT);
+    }
+    if (check == PLAIN && buffer_reserve(&buffer, 2 + 16 + 2 + 8 + 9) < 0) {
+        check = FAILED;
+    }
+    if (check == PLAIN) {
+        if (trace_id_size) {
+            put_bytes(&buffer, "\x4a\x10", 2);
+            put_bytes(&buffer, trace_id, trace_id_size);
+        }
+        if (span_id_size) {
+            put_bytes(&buffer, "\x52\x08", 2);
+            put_bytes(&buffer, span_id, span_id_size);
+        }
+        if (sent_time) {
+            buffer.data[buffer.length++] = 0x59;
+            put_fixed64(&buffer, sent_time);
+        }
+    }
+
+    PyObject *result = NULL;
+    if (check == PLAIN) {
+        result = Py_BuildValue(
+            "(Ky#y#y#)", (unsigned long long)time, (const char *)trace_id, (Py_ssize_t)trace_id_size,
+            (const char *)span_id, (Py_ssize_t)span_id_size, (const char *)buffer.data, (Py_ssize_t)buffer.length);
+    }
+    buffer_free(&buffer);
+    if (check == NOT_PLAIN) {
+        Py_RETURN_NONE;
+    }
+    return result;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"encode_codemachine_span", (PyCFunction)(void (*)(void))encode_codemachine_span, METH_FASTCALL,
      "Return PlainSpanEncoder.encode_text's result for a parsed CodeMachine span, or None to leave it to Python."},
+    {"encode_codemachine_log_message", (PyCFunction)(void (*)(void))encode_codemachine_log_message, METH_FASTCALL,
+     "Return the recorded time, correlation IDs and LogRecord message of a parsed CodeMachine log record, "
+     "or None to leave it to Python."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -830,7 +1037,10 @@ PyMODINIT_FUNC PyInit__speedups(void)
         || intern_key(&KEY_START_TIME, "startTime") < 0 || intern_key(&KEY_END_TIME, "endTime") < 0
         || intern_key(&KEY_STATUS, "status") < 0 || intern_key(&KEY_CODE, "code") < 0
         || intern_key(&KEY_MESSAGE, "message") < 0 || intern_key(&KEY_ATTRIBUTES, "attributes") < 0
-        || intern_key(&KEY_EVENTS, "events") < 0 || intern_key(&KEY_TIME, "time") < 0) {
+        || intern_key(&KEY_EVENTS, "events") < 0 || intern_key(&KEY_TIME, "time") < 0
+        || intern_key(&KEY_TIMESTAMP, "timestamp") < 0 || intern_key(&KEY_SEVERITY_NUMBER, "severityNumber") < 0
+        || intern_key(&KEY_SEVERITY_TEXT, "severityText") < 0 || intern_key(&KEY_BODY, "body") < 0
+        || intern_key(&KEY_TRACE_ATTRIBUTE, "trace.id") < 0 || intern_key(&KEY_SPAN_ATTRIBUTE, "span.id") < 0) {
         return NULL;
     }
     return PyModule_Create(&speedups_module);

@@ -27,6 +27,7 @@ import orjson
 from otel_replay.encode import encode_log_attribute, encode_log_body, varint
 from otel_replay.errors import RecordError
 from otel_replay.model import AnyValue, ResourceData
+from otel_replay.speedups import encode_codemachine_log_message
 from otel_replay.timeshift import moved
 
 __all__ = ["PlainLog", "PlainLogEncoder"]
@@ -123,53 +124,20 @@ class PlainLogEncoder:
             return None
 
     def _encode(self, index: int, log: dict[str, Any], fallback: ResourceData, shift: int) -> PlainLog:
-        time = _time(log.get("timestamp"))
-        sent_time = moved(time, shift) if shift else time
-        severity_number = log.get("severityNumber")
-        if severity_number is not None and (
-            type(severity_number) is not int or not 0 <= severity_number <= _MAX_SEVERITY
-        ):
-            raise _NotPlainError
-        severity_text = log.get("severityText")
-        if severity_text is not None:
-            _text(severity_text)
-        body = log.get("body")
-        attributes = log.get("attributes")
-        if attributes is None:
-            attributes = {}
-        elif type(attributes) is not dict:
-            raise _NotPlainError
-        trace_id_bytes = _correlation_id(attributes.get("trace.id"), 16)
-        span_id_bytes = _correlation_id(attributes.get("span.id"), 8)
+        # The compiled encoder writes the same message and leaves every record it declines to `_message`.
+        message = encode_codemachine_log_message(log, shift) if encode_codemachine_log_message is not None else None
+        time, trace_id_bytes, span_id_bytes, encoded = message or self._message(log, shift)
         resource_key, resource_attributes = self._resource(log.get("resource"))
-
-        # The fields in field-number order, as `RequestEncoder.log_message` writes them.
-        parts: list[bytes] = []
-        if sent_time:
-            parts += (_TIME, _pack_fixed64(sent_time))
-        if severity_number:
-            parts += (_SEVERITY_NUMBER, _SMALL_VARINTS[severity_number])
-        if severity_text:
-            encoded_text = severity_text.encode()
-            parts += (_SEVERITY_TEXT, varint(len(encoded_text)), encoded_text)
-        parts.append(_body(body))
-        self._attributes(attributes, parts)
-        if trace_id_bytes:
-            parts += (_TRACE_ID, trace_id_bytes)
-        if span_id_bytes:
-            parts += (_SPAN_ID, span_id_bytes)
-        if sent_time:
-            parts += (_OBSERVED_TIME, _pack_fixed64(sent_time))
 
         # The same fields, in the same order, as `transform.log_identity` serializes. The
         # scope is the format's empty one, and flags and event name keep their defaults.
         fields = [
             time,
             time,
-            severity_number,
-            severity_text,
-            body,
-            attributes,
+            log.get("severityNumber"),
+            log.get("severityText"),
+            log.get("body"),
+            log.get("attributes") or {},
             fallback.attributes if resource_attributes is None else resource_attributes,
             "",
             "",
@@ -189,8 +157,46 @@ class PlainLogEncoder:
 
         trace_id = int.from_bytes(trace_id_bytes, "big")
         span_id = int.from_bytes(span_id_bytes, "big")
-        encoded = b"".join(parts)
         return (index, resource_key, resource_attributes, identity, trace_id, span_id, time, time, encoded)
+
+    def _message(self, log: dict[str, Any], shift: int) -> tuple[int, bytes, bytes, bytes]:
+        """Return the record's time, its trace and span IDs as bytes (empty where unset) and its LogRecord message."""
+        time = _time(log.get("timestamp"))
+        sent_time = moved(time, shift) if shift else time
+        severity_number = log.get("severityNumber")
+        if severity_number is not None and (
+            type(severity_number) is not int or not 0 <= severity_number <= _MAX_SEVERITY
+        ):
+            raise _NotPlainError
+        severity_text = log.get("severityText")
+        if severity_text is not None:
+            _text(severity_text)
+        attributes = log.get("attributes")
+        if attributes is None:
+            attributes = {}
+        elif type(attributes) is not dict:
+            raise _NotPlainError
+        trace_id_bytes = _correlation_id(attributes.get("trace.id"), 16)
+        span_id_bytes = _correlation_id(attributes.get("span.id"), 8)
+
+        # The fields in field-number order, as `RequestEncoder.log_message` writes them.
+        parts: list[bytes] = []
+        if sent_time:
+            parts += (_TIME, _pack_fixed64(sent_time))
+        if severity_number:
+            parts += (_SEVERITY_NUMBER, _SMALL_VARINTS[severity_number])
+        if severity_text:
+            encoded_text = severity_text.encode()
+            parts += (_SEVERITY_TEXT, varint(len(encoded_text)), encoded_text)
+        parts.append(_body(log.get("body")))
+        self._attributes(attributes, parts)
+        if trace_id_bytes:
+            parts += (_TRACE_ID, trace_id_bytes)
+        if span_id_bytes:
+            parts += (_SPAN_ID, span_id_bytes)
+        if sent_time:
+            parts += (_OBSERVED_TIME, _pack_fixed64(sent_time))
+        return time, trace_id_bytes, span_id_bytes, b"".join(parts)
 
     def _attributes(self, attributes: dict[str, Any], parts: list[bytes]) -> None:
         """Append the KeyValue fields of attributes that `decode_attributes` keeps unchanged to `parts`.

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
     from otel_replay.plainspan import PlainSpan
 
-__all__ = ["encode_codemachine_span", "state"]
+__all__ = ["encode_codemachine_log_message", "encode_codemachine_span", "state"]
 
 _module: ModuleType | None
 try:
@@ -29,9 +29,14 @@ _turned_off = os.environ.get("OTEL_REPLAY_SPEEDUPS", "").strip().lower() == "off
 SpanEncoder: TypeAlias = Callable[[int, str, dict[str, object], int, "list[int] | None"], "PlainSpan | None"]
 """`PlainSpanEncoder.encode_text` for a record's text and its parsed JSON, with the shift and event times list."""
 
+LogMessageEncoder: TypeAlias = Callable[[dict[str, Any], int], "tuple[int, bytes, bytes, bytes] | None"]
+"""`PlainLogEncoder._message` for a parsed record and the shift: its time, trace and span IDs, and message."""
+
 encode_codemachine_span: SpanEncoder | None = None
+encode_codemachine_log_message: LogMessageEncoder | None = None
 if _module is not None and not _turned_off:
     encode_codemachine_span = _module.encode_codemachine_span
+    encode_codemachine_log_message = _module.encode_codemachine_log_message
 
 
 def state() -> str:
