@@ -15,6 +15,7 @@
 #include <Python.h>
 
 #include <stdint.h>
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -417,11 +418,92 @@ static int moved(uint64_t unix_nano, long long offset, uint64_t *result)
 enum { ANY_FLOAT, SMALL_FLOAT };
 
 /*
- * Append the KeyValue fields of a JSON object of attributes, with tag `tag`, as
- * encode._key_value_field writes them for values that decode_attributes keeps unchanged.
- * With SMALL_FLOAT, floats of 2**63 or more in magnitude are not plain, as in plainspan.py,
- * because orjson gives integers beyond 64 bits as such floats.
+ * Append one attribute's KeyValue field, with tag `tag`, as encode._key_value_field writes
+ * it for a scalar value. With SMALL_FLOAT, floats of 2**63 or more in magnitude are not
+ * plain, as in plainspan.py, because orjson gives integers beyond 64 bits as such floats.
  */
+static int put_key_value(Buffer *buffer, unsigned char tag, PyObject *key, PyObject *value, int floats)
+{
+    const char *key_text;
+    Py_ssize_t key_size;
+    int check = plain_text(key, &key_text, &key_size);
+    if (check != PLAIN) {
+        return check;
+    }
+
+    /* The AnyValue message: its one field, as a head and a string that follows it. */
+    unsigned char head[11];
+    size_t head_size = 0;
+    const char *tail = NULL;
+    Py_ssize_t tail_size = 0;
+    if (PyUnicode_CheckExact(value)) {
+        check = plain_text(value, &tail, &tail_size);
+        if (check != PLAIN) {
+            return check;
+        }
+        head[head_size++] = 0x0A;
+    }
+    else if (PyBool_Check(value)) {
+        head[head_size++] = 0x10;
+        head[head_size++] = value == Py_True;
+    }
+    else if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (number == -1 && PyErr_Occurred()) {
+            return FAILED;
+        }
+        if (overflow) {
+            return NOT_PLAIN;
+        }
+        head[head_size++] = 0x18;
+        uint64_t bits = (uint64_t)number;  /* an int64 is written as the varint of its two's complement */
+        while (bits > 0x7F) {
+            head[head_size++] = (unsigned char)((bits & 0x7F) | 0x80);
+            bits >>= 7;
+        }
+        head[head_size++] = (unsigned char)bits;
+    }
+    else if (PyFloat_CheckExact(value)) {
+        double number = PyFloat_AS_DOUBLE(value);
+        if (floats == SMALL_FLOAT && !(-INT64_LIMIT < number && number < INT64_LIMIT)) {
+            return NOT_PLAIN;
+        }
+        uint64_t bits;
+        memcpy(&bits, &number, sizeof(bits));
+        head[head_size++] = 0x21;
+        for (int shift = 0; shift < 64; shift += 8) {
+            head[head_size++] = (unsigned char)(bits >> shift);
+        }
+    }
+    else if (value != Py_None) {
+        return NOT_PLAIN;  /* decimals, arrays and objects */
+    }
+
+    size_t any_value_size = head_size + (tail == NULL ? 0 : varint_size((uint64_t)tail_size) + (size_t)tail_size);
+    size_t key_field_size = key_size ? 1 + varint_size((uint64_t)key_size) + (size_t)key_size : 0;
+    size_t body_size = key_field_size + 1 + varint_size(any_value_size) + any_value_size;
+    if (buffer_reserve(buffer, 1 + 10 + body_size) < 0) {
+        return FAILED;
+    }
+    buffer->data[buffer->length++] = tag;
+    put_varint(buffer, body_size);
+    if (key_size) {  /* proto3 leaves out an empty key */
+        buffer->data[buffer->length++] = 0x0A;
+        put_varint(buffer, (uint64_t)key_size);
+        put_bytes(buffer, key_text, (size_t)key_size);
+    }
+    buffer->data[buffer->length++] = 0x12;
+    put_varint(buffer, any_value_size);
+    put_bytes(buffer, head, head_size);
+    if (tail != NULL) {
+        put_varint(buffer, (uint64_t)tail_size);
+        put_bytes(buffer, tail, (size_t)tail_size);
+    }
+    return PLAIN;
+}
+
+/* Append the KeyValue fields of a JSON object of attributes that decode_attributes keeps unchanged. */
 static int put_attributes(Buffer *buffer, unsigned char tag, PyObject *attributes, int floats)
 {
     if (attributes == NULL || attributes == Py_None) {
@@ -434,81 +516,9 @@ static int put_attributes(Buffer *buffer, unsigned char tag, PyObject *attribute
     PyObject *key;
     PyObject *value;
     while (PyDict_Next(attributes, &position, &key, &value)) {
-        const char *key_text;
-        Py_ssize_t key_size;
-        int check = plain_text(key, &key_text, &key_size);
+        int check = put_key_value(buffer, tag, key, value, floats);
         if (check != PLAIN) {
             return check;
-        }
-
-        /* The AnyValue message: its one field. */
-        unsigned char head[11];
-        size_t head_size = 0;
-        const char *tail = NULL;
-        Py_ssize_t tail_size = 0;
-        if (PyUnicode_CheckExact(value)) {
-            check = plain_text(value, &tail, &tail_size);
-            if (check != PLAIN) {
-                return check;
-            }
-            head[head_size++] = 0x0A;
-        }
-        else if (PyBool_Check(value)) {
-            head[head_size++] = 0x10;
-            head[head_size++] = value == Py_True;
-        }
-        else if (PyLong_CheckExact(value)) {
-            int overflow;
-            long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
-            if (number == -1 && PyErr_Occurred()) {
-                return FAILED;
-            }
-            if (overflow) {
-                return NOT_PLAIN;
-            }
-            head[head_size++] = 0x18;
-            uint64_t bits = (uint64_t)number;
-            while (bits > 0x7F) {
-                head[head_size++] = (unsigned char)((bits & 0x7F) | 0x80);
-                bits >>= 7;
-            }
-            head[head_size++] = (unsigned char)bits;
-        }
-        else if (PyFloat_CheckExact(value)) {
-            double number = PyFloat_AS_DOUBLE(value);
-            if (floats == SMALL_FLOAT && !(-INT64_LIMIT < number && number < INT64_LIMIT)) {
-                return NOT_PLAIN;
-            }
-            uint64_t bits;
-            memcpy(&bits, &number, sizeof(bits));
-            head[head_size++] = 0x21;
-            for (int shift = 0; shift < 64; shift += 8) {
-                head[head_size++] = (unsigned char)(bits >> shift);
-            }
-        }
-        else if (value != Py_None) {
-            return NOT_PLAIN;  /* decimals, arrays and objects */
-        }
-
-        size_t any_value_size = head_size + (tail == NULL ? 0 : varint_size((uint64_t)tail_size) + (size_t)tail_size);
-        size_t key_field_size = key_size ? 1 + varint_size((uint64_t)key_size) + (size_t)key_size : 0;
-        size_t body_size = key_field_size + 1 + varint_size(any_value_size) + any_value_size;
-        if (buffer_reserve(buffer, 1 + 10 + body_size) < 0) {
-            return FAILED;
-        }
-        buffer->data[buffer->length++] = tag;
-        put_varint(buffer, body_size);
-        if (key_size) {
-            buffer->data[buffer->length++] = 0x0A;
-            put_varint(buffer, (uint64_t)key_size);
-            put_bytes(buffer, key_text, (size_t)key_size);
-        }
-        buffer->data[buffer->length++] = 0x12;
-        put_varint(buffer, any_value_size);
-        put_bytes(buffer, head, head_size);
-        if (tail != NULL) {
-            put_varint(buffer, (uint64_t)tail_size);
-            put_bytes(buffer, tail, (size_t)tail_size);
         }
     }
     return PLAIN;
@@ -1007,12 +1017,652 @@ static PyObject *encode_codemachine_log_message(PyObject *module, PyObject *cons
     return result;
 }
 
+
+/* ---- OTLP/JSON spans, as plainotlp.PlainOtlpSpanEncoder.encode writes them ---- */
+
+#define UINT32_LIMIT 0xFFFFFFFFULL
+#define MAX_DIGITS 20
+
+static PyObject *SPAN_KEYS, *EVENT_KEYS, *LINK_KEYS, *STATUS_KEYS;
+static PyObject *KEY_KEY, *KEY_VALUE, *KEY_TRACE_STATE, *KEY_FLAGS, *KEY_KIND, *KEY_START_NANO, *KEY_END_NANO;
+static PyObject *KEY_DROPPED_ATTRIBUTES, *KEY_DROPPED_EVENTS, *KEY_DROPPED_LINKS, *KEY_LINKS, *KEY_TIME_NANO;
+static PyObject *EMPTY_TEXT;
+
+static const char *const KIND_NAMES[] = {
+    "SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
+    "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER",
+};
+static const char *const STATUS_NAMES[] = {"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"};
+
+/* Whether every key of `dict` is in the frozenset `keys`. */
+static int keys_within(PyObject *dict, PyObject *keys)
+{
+    Py_ssize_t position = 0;
+    PyObject *key;
+    PyObject *value;
+    while (PyDict_Next(dict, &position, &key, &value)) {
+        int found = PySet_Contains(keys, key);
+        if (found <= 0) {
+            return found < 0 ? FAILED : NOT_PLAIN;
+        }
+    }
+    return PLAIN;
+}
+
+/* A string field: null means empty. */
+static int otlp_string(PyObject *value, const char **text, Py_ssize_t *size)
+{
+    if (value == NULL || value == Py_None) {
+        *text = "";
+        *size = 0;
+        return PLAIN;
+    }
+    return plain_text(value, text, size);
+}
+
+/* An unsigned number written as a number or as a string of at most 20 ASCII digits, as otlp_plain.unsigned reads it. */
+static int otlp_unsigned(PyObject *value, uint64_t maximum, uint64_t *number)
+{
+    if (value == NULL || value == Py_None) {
+        *number = 0;
+        return PLAIN;
+    }
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long signed_number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (signed_number == -1 && PyErr_Occurred()) {
+            return FAILED;
+        }
+        if (!overflow) {
+            if (signed_number < 0 || (uint64_t)signed_number > maximum) {
+                return NOT_PLAIN;
+            }
+            *number = (uint64_t)signed_number;
+            return PLAIN;
+        }
+        unsigned long long wide = PyLong_AsUnsignedLongLong(value);
+        if (wide == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();  /* negative or beyond 64 bits */
+            return NOT_PLAIN;
+        }
+        if (wide > maximum) {
+            return NOT_PLAIN;
+        }
+        *number = wide;
+        return PLAIN;
+    }
+    if (!PyUnicode_CheckExact(value)) {
+        return NOT_PLAIN;
+    }
+    const char *text;
+    Py_ssize_t size;
+    int check = plain_text(value, &text, &size);
+    if (check != PLAIN) {
+        return check;
+    }
+    if (size == 0 || size > MAX_DIGITS) {
+        return NOT_PLAIN;
+    }
+    uint64_t result = 0;
+    for (Py_ssize_t index = 0; index < size; index++) {
+        if (text[index] < '0' || text[index] > '9') {
+            return NOT_PLAIN;
+        }
+        uint64_t digit = (uint64_t)(text[index] - '0');
+        if (result > (UINT64_MAX - digit) / 10) {
+            return NOT_PLAIN;
+        }
+        result = result * 10 + digit;
+    }
+    if (result > maximum) {
+        return NOT_PLAIN;
+    }
+    *number = result;
+    return PLAIN;
+}
+
+/* An enum written as a number or as a value name, as otlp_plain.enum_number reads it. */
+static int otlp_enum(PyObject *value, const char *const *names, long count, long *number)
+{
+    if (value == NULL || value == Py_None) {
+        *number = 0;
+        return PLAIN;
+    }
+    if (PyUnicode_CheckExact(value)) {
+        for (long index = 0; index < count; index++) {
+            if (PyUnicode_CompareWithASCIIString(value, names[index]) == 0) {
+                *number = index;
+                return PLAIN;
+            }
+        }
+        return NOT_PLAIN;
+    }
+    if (!PyLong_CheckExact(value)) {
+        return NOT_PLAIN;
+    }
+    int overflow;
+    long result = PyLong_AsLongAndOverflow(value, &overflow);
+    if (result == -1 && PyErr_Occurred()) {
+        return FAILED;
+    }
+    if (overflow || result < 0 || result >= count) {
+        return NOT_PLAIN;
+    }
+    *number = result;
+    return PLAIN;
+}
+
+/* An int64 written as a number or as a string of digits, as otlp_plain._int64 reads it. */
+static int otlp_int64(PyObject *value, long long *number)
+{
+    int overflow;
+    if (PyLong_CheckExact(value)) {
+        *number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (*number == -1 && PyErr_Occurred()) {
+            return FAILED;
+        }
+        return overflow ? NOT_PLAIN : PLAIN;
+    }
+    if (!PyUnicode_CheckExact(value)) {
+        return NOT_PLAIN;
+    }
+    const char *text;
+    Py_ssize_t size;
+    int check = plain_text(value, &text, &size);
+    if (check != PLAIN) {
+        return check;
+    }
+    int negative = size > 0 && text[0] == '-';
+    Py_ssize_t digits = size - negative;
+    if (digits == 0 || digits > MAX_DIGITS) {
+        return NOT_PLAIN;
+    }
+    uint64_t magnitude = 0;
+    for (Py_ssize_t index = negative; index < size; index++) {
+        if (text[index] < '0' || text[index] > '9') {
+            return NOT_PLAIN;
+        }
+        uint64_t digit = (uint64_t)(text[index] - '0');
+        if (magnitude > (UINT64_MAX - digit) / 10) {
+            return NOT_PLAIN;
+        }
+        magnitude = magnitude * 10 + digit;
+    }
+    if (negative ? magnitude > (uint64_t)INT64_MAX + 1 : magnitude > (uint64_t)INT64_MAX) {
+        return NOT_PLAIN;
+    }
+    *number = negative ? (long long)(0 - magnitude) : (long long)magnitude;
+    return PLAIN;
+}
+
+/* Append a varint field, left out when 0 as proto3 does. */
+static int put_uint(Buffer *buffer, unsigned char tag, uint64_t number)
+{
+    if (!number) {
+        return PLAIN;
+    }
+    if (buffer_reserve(buffer, 1 + 10) < 0) {
+        return FAILED;
+    }
+    buffer->data[buffer->length++] = tag;
+    put_varint(buffer, number);
+    return PLAIN;
+}
+
+static void put_fixed32(Buffer *buffer, uint32_t number)
+{
+    for (int shift = 0; shift < 32; shift += 8) {
+        buffer->data[buffer->length++] = (unsigned char)(number >> shift);
+    }
+}
+
+/*
+ * Append the KeyValue fields of an OTLP/JSON list of attributes with scalar values and unique
+ * keys. Arrays, kvlists and other values are left to the Python path.
+ *
+ * TODO: spans with array or kvlist values take the Python path, about three times slower per
+ * span. The Collector writes such values mostly in resources, which the workers decode in
+ * Python anyway.
+ */
+static int put_otlp_attributes(Buffer *buffer, unsigned char tag, PyObject *pairs)
+{
+    if (pairs == NULL || pairs == Py_None) {
+        return PLAIN;
+    }
+    if (!PyList_CheckExact(pairs)) {
+        return NOT_PLAIN;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(pairs);
+    for (Py_ssize_t index = 0; index < count; index++) {
+        PyObject *pair = PyList_GET_ITEM(pairs, index);
+        if (!PyDict_CheckExact(pair)) {
+            return NOT_PLAIN;
+        }
+        PyObject *key = item(pair, KEY_KEY);
+        PyObject *value = item(pair, KEY_VALUE);
+        if (PyDict_GET_SIZE(pair) != 2 || key == NULL || value == NULL || !PyUnicode_CheckExact(key)) {
+            return NOT_PLAIN;  /* missing or null values, and other keys, are left to the Python path */
+        }
+        for (Py_ssize_t earlier = 0; earlier < index; earlier++) {
+            int same = PyUnicode_Compare(key, item(PyList_GET_ITEM(pairs, earlier), KEY_KEY));
+            if (same == -1 && PyErr_Occurred()) {
+                return FAILED;
+            }
+            if (same == 0) {
+                return NOT_PLAIN;  /* a repeated key, which the general path reports */
+            }
+        }
+        if (!PyDict_CheckExact(value) || PyDict_GET_SIZE(value) != 1) {
+            return NOT_PLAIN;
+        }
+        Py_ssize_t position = 0;
+        PyObject *member;
+        PyObject *member_value;
+        PyDict_Next(value, &position, &member, &member_value);
+
+        /* The value as otlp_plain.plain_value gives it, which put_key_value writes. */
+        PyObject *scalar = NULL;
+        int check = PLAIN;
+        if (PyUnicode_CompareWithASCIIString(member, "stringValue") == 0) {
+            if (PyUnicode_CheckExact(member_value)) {
+                scalar = Py_NewRef(member_value);
+            }
+        }
+        else if (PyUnicode_CompareWithASCIIString(member, "intValue") == 0) {
+            long long number;
+            check = otlp_int64(member_value, &number);
+            if (check == PLAIN) {
+                scalar = PyLong_FromLongLong(number);
+                check = scalar == NULL ? FAILED : PLAIN;
+            }
+        }
+        else if (PyUnicode_CompareWithASCIIString(member, "boolValue") == 0) {
+            if (PyBool_Check(member_value)) {
+                scalar = Py_NewRef(member_value);
+            }
+        }
+        else if (PyUnicode_CompareWithASCIIString(member, "doubleValue") == 0) {
+            if (PyFloat_CheckExact(member_value) && isfinite(PyFloat_AS_DOUBLE(member_value))) {
+                scalar = Py_NewRef(member_value);
+            }
+            else if (PyLong_CheckExact(member_value)) {
+                double number = PyLong_AsDouble(member_value);
+                if (number == -1.0 && PyErr_Occurred()) {
+                    PyErr_Clear();  /* beyond a double */
+                }
+                else {
+                    scalar = PyFloat_FromDouble(number);
+                    check = scalar == NULL ? FAILED : PLAIN;
+                }
+            }
+        }
+        if (check == PLAIN) {
+            /* Null members, arrays, kvlists, bytes and unknown members are left to the Python path. */
+            check = scalar == NULL ? NOT_PLAIN : put_key_value(buffer, tag, key, scalar, ANY_FLOAT);
+        }
+        Py_XDECREF(scalar);
+        if (check != PLAIN) {
+            return check;
+        }
+    }
+    return PLAIN;
+}
+
+/* Append the Status field, which is always written. */
+static int put_otlp_status(Buffer *buffer, PyObject *status)
+{
+    long code = 0;
+    const char *message = "";
+    Py_ssize_t message_size = 0;
+    if (status != NULL && status != Py_None) {
+        if (!PyDict_CheckExact(status)) {
+            return NOT_PLAIN;
+        }
+        int check = keys_within(status, STATUS_KEYS);
+        if (check == PLAIN) {
+            check = otlp_enum(item(status, KEY_CODE), STATUS_NAMES, 3, &code);
+        }
+        if (check == PLAIN) {
+            check = otlp_string(item(status, KEY_MESSAGE), &message, &message_size);
+        }
+        if (check != PLAIN) {
+            return check;
+        }
+    }
+    size_t body_size = (message_size ? 1 + varint_size((uint64_t)message_size) + (size_t)message_size : 0)
+                       + (code ? 2 : 0);
+    if (buffer_reserve(buffer, 1 + 10 + body_size) < 0) {
+        return FAILED;
+    }
+    buffer->data[buffer->length++] = 0x7A;
+    put_varint(buffer, body_size);
+    if (message_size) {
+        buffer->data[buffer->length++] = 0x12;
+        put_varint(buffer, (uint64_t)message_size);
+        put_bytes(buffer, message, (size_t)message_size);
+    }
+    if (code) {
+        buffer->data[buffer->length++] = 0x18;
+        buffer->data[buffer->length++] = (unsigned char)code;
+    }
+    return PLAIN;
+}
+
+static int put_otlp_events(Buffer *buffer, PyObject *events, long long shift)
+{
+    if (events == NULL || events == Py_None) {
+        return PLAIN;
+    }
+    if (!PyList_CheckExact(events)) {
+        return NOT_PLAIN;
+    }
+    Buffer body;
+    buffer_init(&body);
+    int check = PLAIN;
+    for (Py_ssize_t index = 0; index < PyList_GET_SIZE(events) && check == PLAIN; index++) {
+        PyObject *event = PyList_GET_ITEM(events, index);
+        if (!PyDict_CheckExact(event)) {
+            check = NOT_PLAIN;
+            break;
+        }
+        uint64_t recorded = 0;
+        uint64_t time = 0;
+        uint64_t dropped = 0;
+        const char *name;
+        Py_ssize_t name_size;
+        check = keys_within(event, EVENT_KEYS);
+        if (check == PLAIN) {
+            check = otlp_unsigned(item(event, KEY_TIME_NANO), UINT64_MAX, &recorded);
+        }
+        if (check == PLAIN) {
+            check = moved(recorded, shift, &time);
+        }
+        if (check == PLAIN) {
+            check = otlp_string(item(event, KEY_NAME), &name, &name_size);
+        }
+        if (check == PLAIN) {
+            check = otlp_unsigned(item(event, KEY_DROPPED_ATTRIBUTES), UINT32_LIMIT, &dropped);
+        }
+        if (check != PLAIN) {
+            break;
+        }
+        body.length = 0;
+        if (time) {
+            body.data[body.length++] = 0x09;
+            put_fixed64(&body, time);
+        }
+        if (name_size && put_field(&body, 0x12, name, (size_t)name_size) < 0) {
+            check = FAILED;
+            break;
+        }
+        check = put_otlp_attributes(&body, 0x1A, item(event, KEY_ATTRIBUTES));
+        if (check == PLAIN) {
+            check = put_uint(&body, 0x20, dropped);
+        }
+        if (check == PLAIN && put_field(buffer, 0x5A, body.data, body.length) < 0) {
+            check = FAILED;
+        }
+    }
+    buffer_free(&body);
+    return check;
+}
+
+static int put_otlp_links(Buffer *buffer, PyObject *links)
+{
+    if (links == NULL || links == Py_None) {
+        return PLAIN;
+    }
+    if (!PyList_CheckExact(links)) {
+        return NOT_PLAIN;
+    }
+    Buffer body;
+    buffer_init(&body);
+    int check = PLAIN;
+    for (Py_ssize_t index = 0; index < PyList_GET_SIZE(links) && check == PLAIN; index++) {
+        PyObject *link = PyList_GET_ITEM(links, index);
+        if (!PyDict_CheckExact(link)) {
+            check = NOT_PLAIN;
+            break;
+        }
+        unsigned char trace_id[16];
+        unsigned char span_id[8];
+        const char *trace_state;
+        Py_ssize_t trace_state_size;
+        uint64_t dropped = 0;
+        uint64_t flags = 0;
+        check = keys_within(link, LINK_KEYS);
+        if (check == PLAIN) {
+            check = hex_id(item(link, KEY_TRACE_ID), trace_id, sizeof(trace_id), 0);
+        }
+        if (check == PLAIN) {
+            check = hex_id(item(link, KEY_SPAN_ID), span_id, sizeof(span_id), 0);
+        }
+        if (check == PLAIN) {
+            check = otlp_string(item(link, KEY_TRACE_STATE), &trace_state, &trace_state_size);
+        }
+        if (check == PLAIN) {
+            check = otlp_unsigned(item(link, KEY_DROPPED_ATTRIBUTES), UINT32_LIMIT, &dropped);
+        }
+        if (check == PLAIN) {
+            check = otlp_unsigned(item(link, KEY_FLAGS), UINT32_LIMIT, &flags);
+        }
+        if (check != PLAIN) {
+            break;
+        }
+        body.length = 0;
+        put_bytes(&body, "\x0a\x10", 2);
+        put_bytes(&body, trace_id, sizeof(trace_id));
+        put_bytes(&body, "\x12\x08", 2);
+        put_bytes(&body, span_id, sizeof(span_id));
+        if (trace_state_size && put_field(&body, 0x1A, trace_state, (size_t)trace_state_size) < 0) {
+            check = FAILED;
+            break;
+        }
+        check = put_otlp_attributes(&body, 0x22, item(link, KEY_ATTRIBUTES));
+        if (check == PLAIN) {
+            check = put_uint(&body, 0x28, dropped);
+        }
+        if (check == PLAIN && flags) {
+            if (buffer_reserve(&body, 5) < 0) {
+                check = FAILED;
+                break;
+            }
+            body.data[body.length++] = 0x35;
+            put_fixed32(&body, (uint32_t)flags);
+        }
+        if (check == PLAIN && put_field(buffer, 0x6A, body.data, body.length) < 0) {
+            check = FAILED;
+        }
+    }
+    buffer_free(&body);
+    return check;
+}
+
+/*
+ * encode_otlp_span(span, shift) -> tuple | None
+ *
+ * The compiled form of PlainOtlpSpanEncoder.encode for spans with scalar attribute values.
+ */
+static PyObject *encode_otlp_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "encode_otlp_span takes 2 arguments");
+        return NULL;
+    }
+    PyObject *span = args[0];
+    if (!PyDict_CheckExact(span)) {
+        Py_RETURN_NONE;
+    }
+    int overflow;
+    long long shift = PyLong_AsLongLongAndOverflow(args[1], &overflow);
+    if (shift == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (overflow) {
+        Py_RETURN_NONE;
+    }
+
+    unsigned char trace_id[16];
+    unsigned char span_id[8];
+    unsigned char parent_id[8] = {0};
+    const char *name_text;
+    Py_ssize_t name_size;
+    const char *trace_state;
+    Py_ssize_t trace_state_size;
+    long kind = 0;
+    uint64_t start = 0, end = 0, sent_start = 0, sent_end = 0;
+    uint64_t dropped_attributes = 0, dropped_events = 0, dropped_links = 0, flags = 0;
+    PyObject *name = item(span, KEY_NAME);
+    PyObject *parent = item(span, KEY_PARENT_SPAN_ID);
+
+    int check = keys_within(span, SPAN_KEYS);
+    if (check == PLAIN) {
+        check = hex_id(item(span, KEY_TRACE_ID), trace_id, sizeof(trace_id), 0);
+    }
+    if (check == PLAIN) {
+        check = hex_id(item(span, KEY_SPAN_ID), span_id, sizeof(span_id), 0);
+    }
+    if (check == PLAIN && parent != NULL && parent != Py_None
+        && !(PyUnicode_CheckExact(parent) && PyUnicode_GET_LENGTH(parent) == 0)) {
+        check = hex_id(parent, parent_id, sizeof(parent_id), 1);
+    }
+    if (check == PLAIN) {
+        check = otlp_string(name, &name_text, &name_size);
+    }
+    if (check == PLAIN) {
+        check = otlp_enum(item(span, KEY_KIND), KIND_NAMES, 6, &kind);
+    }
+    if (check == PLAIN) {
+        check = otlp_unsigned(item(span, KEY_START_NANO), UINT64_MAX, &start);
+    }
+    if (check == PLAIN) {
+        check = otlp_unsigned(item(span, KEY_END_NANO), UINT64_MAX, &end);
+    }
+    if (check == PLAIN) {
+        check = moved(start, shift, &sent_start);
+    }
+    if (check == PLAIN) {
+        check = moved(end, shift, &sent_end);
+    }
+    if (check == PLAIN) {
+        check = otlp_string(item(span, KEY_TRACE_STATE), &trace_state, &trace_state_size);
+    }
+    if (check == PLAIN) {
+        check = otlp_unsigned(item(span, KEY_DROPPED_ATTRIBUTES), UINT32_LIMIT, &dropped_attributes);
+    }
+    if (check == PLAIN) {
+        check = otlp_unsigned(item(span, KEY_DROPPED_EVENTS), UINT32_LIMIT, &dropped_events);
+    }
+    if (check == PLAIN) {
+        check = otlp_unsigned(item(span, KEY_DROPPED_LINKS), UINT32_LIMIT, &dropped_links);
+    }
+    if (check == PLAIN) {
+        check = otlp_unsigned(item(span, KEY_FLAGS), UINT32_LIMIT, &flags);
+    }
+    if (check != PLAIN) {
+        if (check == FAILED) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+
+    uint64_t parent_number = 0;
+    uint64_t span_number = 0;
+    for (size_t byte = 0; byte < 8; byte++) {
+        parent_number = parent_number << 8 | parent_id[byte];
+        span_number = span_number << 8 | span_id[byte];
+    }
+
+    /* The fields in field-number order, as RequestEncoder.span_message writes them. */
+    Buffer buffer;
+    buffer_init(&buffer);
+    put_bytes(&buffer, "\x0a\x10", 2);
+    put_bytes(&buffer, trace_id, sizeof(trace_id));
+    put_bytes(&buffer, "\x12\x08", 2);
+    put_bytes(&buffer, span_id, sizeof(span_id));
+    if (trace_state_size && put_field(&buffer, 0x1A, trace_state, (size_t)trace_state_size) < 0) {
+        check = FAILED;
+    }
+    if (check == PLAIN && parent_number && buffer_reserve(&buffer, 10) == 0) {
+        put_bytes(&buffer, "\x22\x08", 2);
+        put_bytes(&buffer, parent_id, sizeof(parent_id));
+    }
+    if (check == PLAIN && name_size && put_field(&buffer, 0x2A, name_text, (size_t)name_size) < 0) {
+        check = FAILED;
+    }
+    if (check == PLAIN) {
+        check = put_uint(&buffer, 0x30, (uint64_t)kind);
+    }
+    if (check == PLAIN && buffer_reserve(&buffer, 18) < 0) {
+        check = FAILED;
+    }
+    if (check == PLAIN) {
+        if (sent_start) {
+            buffer.data[buffer.length++] = 0x39;
+            put_fixed64(&buffer, sent_start);
+        }
+        if (sent_end) {
+            buffer.data[buffer.length++] = 0x41;
+            put_fixed64(&buffer, sent_end);
+        }
+        check = put_otlp_attributes(&buffer, 0x4A, item(span, KEY_ATTRIBUTES));
+    }
+    if (check == PLAIN) {
+        check = put_uint(&buffer, 0x50, dropped_attributes);
+    }
+    if (check == PLAIN) {
+        check = put_otlp_events(&buffer, item(span, KEY_EVENTS), shift);
+    }
+    if (check == PLAIN) {
+        check = put_uint(&buffer, 0x60, dropped_events);
+    }
+    if (check == PLAIN) {
+        check = put_otlp_links(&buffer, item(span, KEY_LINKS));
+    }
+    if (check == PLAIN) {
+        check = put_uint(&buffer, 0x70, dropped_links);
+    }
+    if (check == PLAIN) {
+        check = put_otlp_status(&buffer, item(span, KEY_STATUS));
+    }
+    if (check == PLAIN && flags) {
+        if (buffer_reserve(&buffer, 6) < 0) {
+            check = FAILED;
+        }
+        else {
+            put_bytes(&buffer, "\x85\x01", 2);
+            put_fixed32(&buffer, (uint32_t)flags);
+        }
+    }
+
+    PyObject *result = NULL;
+    if (check == PLAIN) {
+        PyObject *trace = PyLong_FromString(PyUnicode_AsUTF8(item(span, KEY_TRACE_ID)), NULL, 16);
+        if (trace != NULL) {
+            result = Py_BuildValue(
+                "(NKKlOKKy#)", trace, span_number, parent_number, kind, name_size ? name : EMPTY_TEXT,
+                start, end, (const char *)buffer.data, (Py_ssize_t)buffer.length);
+        }
+        if (result == NULL) {
+            check = FAILED;
+        }
+    }
+    buffer_free(&buffer);
+    if (check == NOT_PLAIN) {
+        Py_RETURN_NONE;
+    }
+    return result;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"encode_codemachine_span", (PyCFunction)(void (*)(void))encode_codemachine_span, METH_FASTCALL,
      "Return PlainSpanEncoder.encode_text's result for a parsed CodeMachine span, or None to leave it to Python."},
     {"encode_codemachine_log_message", (PyCFunction)(void (*)(void))encode_codemachine_log_message, METH_FASTCALL,
      "Return the recorded time, correlation IDs and LogRecord message of a parsed CodeMachine log record, "
      "or None to leave it to Python."},
+    {"encode_otlp_span", (PyCFunction)(void (*)(void))encode_otlp_span, METH_FASTCALL,
+     "Return PlainOtlpSpanEncoder.encode's result for a parsed OTLP/JSON span, or None to leave it to Python."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1030,6 +1680,20 @@ static int intern_key(PyObject **key, const char *text)
     return *key == NULL ? -1 : 0;
 }
 
+/* A frozenset of the JSON names of a message's fields. */
+static PyObject *key_set(size_t count, const char *const *names)
+{
+    PyObject *set = PyFrozenSet_New(NULL);
+    for (size_t index = 0; set != NULL && index < count; index++) {
+        PyObject *name = PyUnicode_InternFromString(names[index]);
+        if (name == NULL || PySet_Add(set, name) < 0) {
+            Py_CLEAR(set);
+        }
+        Py_XDECREF(name);
+    }
+    return set;
+}
+
 PyMODINIT_FUNC PyInit__speedups(void)
 {
     if (intern_key(&KEY_NAME, "name") < 0 || intern_key(&KEY_TRACE_ID, "traceId") < 0
@@ -1040,7 +1704,26 @@ PyMODINIT_FUNC PyInit__speedups(void)
         || intern_key(&KEY_EVENTS, "events") < 0 || intern_key(&KEY_TIME, "time") < 0
         || intern_key(&KEY_TIMESTAMP, "timestamp") < 0 || intern_key(&KEY_SEVERITY_NUMBER, "severityNumber") < 0
         || intern_key(&KEY_SEVERITY_TEXT, "severityText") < 0 || intern_key(&KEY_BODY, "body") < 0
-        || intern_key(&KEY_TRACE_ATTRIBUTE, "trace.id") < 0 || intern_key(&KEY_SPAN_ATTRIBUTE, "span.id") < 0) {
+        || intern_key(&KEY_TRACE_ATTRIBUTE, "trace.id") < 0 || intern_key(&KEY_SPAN_ATTRIBUTE, "span.id") < 0
+        || intern_key(&KEY_KEY, "key") < 0 || intern_key(&KEY_VALUE, "value") < 0
+        || intern_key(&KEY_TRACE_STATE, "traceState") < 0 || intern_key(&KEY_FLAGS, "flags") < 0
+        || intern_key(&KEY_KIND, "kind") < 0 || intern_key(&KEY_START_NANO, "startTimeUnixNano") < 0
+        || intern_key(&KEY_END_NANO, "endTimeUnixNano") < 0
+        || intern_key(&KEY_DROPPED_ATTRIBUTES, "droppedAttributesCount") < 0
+        || intern_key(&KEY_DROPPED_EVENTS, "droppedEventsCount") < 0
+        || intern_key(&KEY_DROPPED_LINKS, "droppedLinksCount") < 0 || intern_key(&KEY_LINKS, "links") < 0
+        || intern_key(&KEY_TIME_NANO, "timeUnixNano") < 0 || intern_key(&EMPTY_TEXT, "") < 0) {
+        return NULL;
+    }
+    SPAN_KEYS = key_set(16, (const char *const[]){
+        "traceId", "spanId", "traceState", "parentSpanId", "flags", "name", "kind", "startTimeUnixNano",
+        "endTimeUnixNano", "attributes", "droppedAttributesCount", "events", "droppedEventsCount", "links",
+        "droppedLinksCount", "status"});
+    EVENT_KEYS = key_set(4, (const char *const[]){"timeUnixNano", "name", "attributes", "droppedAttributesCount"});
+    LINK_KEYS = key_set(6, (const char *const[]){
+        "traceId", "spanId", "traceState", "attributes", "droppedAttributesCount", "flags"});
+    STATUS_KEYS = key_set(2, (const char *const[]){"message", "code"});
+    if (SPAN_KEYS == NULL || EVENT_KEYS == NULL || LINK_KEYS == NULL || STATUS_KEYS == NULL) {
         return NULL;
     }
     return PyModule_Create(&speedups_module);

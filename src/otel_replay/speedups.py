@@ -14,9 +14,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
+    from otel_replay.plainotlp import PlainOtlpSpan
     from otel_replay.plainspan import PlainSpan
 
-__all__ = ["encode_codemachine_log_message", "encode_codemachine_span", "state"]
+__all__ = ["encode_codemachine_log_message", "encode_codemachine_span", "encode_otlp_span", "state"]
 
 _module: ModuleType | None
 try:
@@ -32,11 +33,16 @@ SpanEncoder: TypeAlias = Callable[[int, str, dict[str, object], int, "list[int] 
 LogMessageEncoder: TypeAlias = Callable[[dict[str, Any], int], "tuple[int, bytes, bytes, bytes] | None"]
 """`PlainLogEncoder._message` for a parsed record and the shift: its time, trace and span IDs, and message."""
 
+OtlpSpanEncoder: TypeAlias = Callable[[dict[str, Any], int], "PlainOtlpSpan | None"]
+"""`PlainOtlpSpanEncoder.encode` for a parsed span and the shift."""
+
 encode_codemachine_span: SpanEncoder | None = None
 encode_codemachine_log_message: LogMessageEncoder | None = None
+encode_otlp_span: OtlpSpanEncoder | None = None
 if _module is not None and not _turned_off:
     encode_codemachine_span = _module.encode_codemachine_span
     encode_codemachine_log_message = _module.encode_codemachine_log_message
+    encode_otlp_span = _module.encode_otlp_span
 
 
 def state() -> str:
