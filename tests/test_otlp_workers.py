@@ -383,3 +383,32 @@ def test_otlp_workers_value_too_deep(tmp_path: Path, receiver: OTLPReceiver, wor
 
     assert serial[1]["signals"]["traces"]["skipped_by_reason"] == {"invalid": 1}  # type: ignore[index]
     assert parallel == serial
+
+
+@pytest.mark.parametrize("runs", [True, False])
+def test_otlp_task_takes_back_failed_line(monkeypatch: pytest.MonkeyPatch, *, runs: bool) -> None:
+    """A line that fails inside the reader leaves no result behind, though its plain spans were added directly."""
+    lines = _lines("traces")[:3]
+    odd = json.loads(lines[1])
+    spans = odd["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    spans.append({**spans[0], "unknownField": 1})  # after the plain spans: the general path takes it
+    failing = json.dumps(odd)
+    parse_record = otlp_json._parse_record
+
+    def fail_on_unknown_field(*args: Any, **kwargs: Any) -> Any:
+        if "unknownField" in args[2]:
+            raise RuntimeError("a reader fault")
+        return parse_record(*args, **kwargs)
+
+    monkeypatch.setattr(otlp_json, "_parse_record", fail_on_unknown_field)
+    path = Path("spans.jsonl")
+
+    def task(text: str) -> otlp_tasks._TaskResult:
+        return otlp_tasks._decode_task(path, text, 1, True, runs, 64 << 20, 0, None)
+
+    first_only = task(lines[0] + "\n")
+    with_failure = task(lines[0] + "\n" + failing + "\n" + lines[2] + "\n")
+
+    assert with_failure.recheck == 2
+    assert (with_failure.records, with_failure.documents) == (first_only.records, first_only.documents)
+    assert repr(with_failure.results) == repr(first_only.results)

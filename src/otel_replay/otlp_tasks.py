@@ -30,7 +30,7 @@ import dataclasses
 import re
 from array import array
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +41,9 @@ from otel_replay.errors import RecordError
 from otel_replay.filters import RecordFilter
 from otel_replay.formats import otlp_json
 from otel_replay.formats.compression import open_binary
-from otel_replay.formats.limits import guard_items, max_record_bytes, record_size_limit
+from otel_replay.formats.limits import guard_items, max_record_bytes, record_size_limit, too_deep
 from otel_replay.formats.otlp_plain import KINDS
-from otel_replay.formats.otlp_records import PlainDecoder, RecordConverter, SharedKey, shared_key
+from otel_replay.formats.otlp_records import PlainDecoder, PlainTaker, RecordConverter, SharedKey, shared_key
 from otel_replay.index import span_fingerprint
 from otel_replay.model import (
     Item,
@@ -57,8 +57,9 @@ from otel_replay.model import (
     Skipped,
     SpanData,
 )
-from otel_replay.plainotlp import PlainOtlpSpanEncoder
+from otel_replay.plainotlp import PlainOtlpSpan, PlainOtlpSpanEncoder
 from otel_replay.scan import TimeScan
+from otel_replay.speedups import encode_otlp_span
 from otel_replay.timeshift import TimeShift
 from otel_replay.transform import log_identity
 
@@ -480,7 +481,7 @@ def _decode_lines(
     results: _Results | _TimeResults
     if scan is None:
         results = _Results(encoder, runs=runs, shift=shift)
-        converter = _TaskConverter(path, results.list, span_encoder, shift)
+        converter = _TaskConverter(path, results.list, span_encoder, shift, add_plain_span=results.add_plain_span)
     else:
         # The scan needs the times of events, which the one-pass span encoder does not return.
         results = _TimeResults(scan)
@@ -503,17 +504,18 @@ def _decode_lines(
 
         value, lone_surrogates = parsed
         number = documents + (1 if first else 2)  # only whether it is the file's first document matters
-        mark, index = len(results.list), converter.next_index
+        # Items are added as the reader yields them, in order with the spans that the converter
+        # takes directly, and a line that fails is taken back.
+        take_back, index = results.checkpoint(), converter.next_index
         try:
             read = otlp_json.read_line(converter, value, line=line, number=number, lone_surrogates=lone_surrogates)
-            items = list(guard_items(read))
+            for item in guard_items(read):
+                results.add(item, converter)
         except Exception:  # noqa: BLE001  # the main process reads this line again and reports it
-            del results.list[mark:]
+            take_back()
             converter.next_index = index
             return results.finish(index, documents, line)
         documents += 1
-        for item in items:
-            results.add(item, converter)
     return results.finish(converter.next_index, documents, None)
 
 
@@ -524,14 +526,22 @@ class _TaskConverter(RecordConverter):
     """
 
     def __init__(
-        self, path: Path, results: list[_Result], span_encoder: PlainOtlpSpanEncoder | None, shift: int
+        self,
+        path: Path,
+        results: list[_Result],
+        span_encoder: PlainOtlpSpanEncoder | None,
+        shift: int,
+        *,
+        add_plain_span: Callable[[int, int, int, PlainOtlpSpan], None] | None = None,
     ) -> None:
         super().__init__(path)
         self._results = results
         self._span_encoder = span_encoder
         self._shift = shift
+        self._add_plain_span = add_plain_span
         self._slots: dict[int, int] = {}  # id of a ResourceData or ScopeData, which the caches keep alive
         self._first_notices: dict[int, tuple[int, Notice]] = {}  # keeps the notice alive, so its id stays its own
+        self._shallow: dict[int, bool] = {}  # id of a ResourceData or ScopeData: no value nested too deeply
 
     def resource(self, pb2_resource: Any, schema_url: str, field: str) -> tuple[ResourceData, list[Notice]]:
         resource, notices = super().resource(pb2_resource, schema_url, field)
@@ -549,6 +559,33 @@ class _TaskConverter(RecordConverter):
         if signal is Signal.TRACES and self._span_encoder is not None:
             return self._encode_plain_span
         return super().plain_decoder(signal)
+
+    def plain_taker(self, signal: Signal) -> PlainTaker | None:
+        if signal is Signal.TRACES and self._add_plain_span is not None and encode_otlp_span is not None:
+            return self._take_plain_span
+        return super().plain_taker(signal)
+
+    def _take_plain_span(self, json_span: object, resource: ResourceData, scope: ScopeData) -> bool:
+        """Add a span that the compiled encoder takes to the results directly, without building its `EncodedSpan`.
+
+        The others, and spans of a resource or scope with a value nested too deeply, which
+        `limits.guard_items` skips, take the reader's usual path.
+        """
+        assert encode_otlp_span is not None
+        assert self._add_plain_span is not None
+        if type(json_span) is not dict or not (self._is_shallow(resource) and self._is_shallow(scope)):
+            return False
+        encoded = encode_otlp_span(json_span, self._shift)
+        if encoded is None:
+            return False
+        self._add_plain_span(self.next_index, self.slot(resource), self.slot(scope), encoded)
+        return True
+
+    def _is_shallow(self, shared: ResourceData | ScopeData) -> bool:
+        shallow = self._shallow.get(id(shared))
+        if shallow is None:
+            shallow = self._shallow[id(shared)] = not any(too_deep(value) for value in shared.attributes.values())
+        return shallow
 
     def _encode_plain_span(
         self, json_span: object, resource: ResourceData, scope: ScopeData, location: Location
@@ -596,6 +633,17 @@ class _TimeResults:
         if isinstance(item, SpanData | LogData | MetricData) and item.signal in self._signals:
             self._scan.add(item, self._no_filter)
 
+    def checkpoint(self) -> Callable[[], None]:
+        """Return a function that takes back what is added after this call."""
+        length, scan = len(self.list), self._scan
+        state = (scan.oldest, scan.newest, scan.first_schedule, scan.records)
+
+        def take_back() -> None:
+            del self.list[length:]
+            scan.oldest, scan.newest, scan.first_schedule, scan.records = state
+
+        return take_back
+
     def finish(self, records: int, documents: int, recheck: int | None) -> _TaskResult:
         """Return the time range as the task's only result."""
         return _TaskResult([self._scan], records, documents, recheck)
@@ -637,6 +685,33 @@ class _Results:
         else:
             self.list.append(self._result(item, resource, scope, self._message(item)))
 
+    def checkpoint(self) -> Callable[[], None]:
+        """Return a function that takes back what is added after this call."""
+        length, run, pending = len(self.list), self._run, self._pending_record
+        sizes = (0, 0, 0, 0) if run is None else (len(run.fields), len(run.keys), len(run.has_parent), len(run.times))
+
+        def take_back() -> None:
+            del self.list[length:]
+            self._run, self._pending_record = run, pending
+            if run is not None:
+                fields, keys, has_parent, times = sizes
+                del run.fields[fields:], run.keys[keys:], run.parents[keys:], run.has_parent[has_parent:]
+                del run.times[times:]
+
+        return take_back
+
+    def add_plain_span(self, index: int, resource: int, scope: int, span: PlainOtlpSpan) -> None:
+        """Add a span that the converter encoded directly, at record `index`."""
+        self._release(alone=False)
+        trace_id, span_id, parent_span_id, kind, name, start, end, encoded = span
+        if not self._runs:
+            self.list.append(
+                (index, resource, scope, trace_id, span_id, parent_span_id, kind, name, start, end, encoded)
+            )
+            return
+        run = self._run_for(Signal.TRACES, index, resource, scope, kind)
+        self._add_span(run, encoded, trace_id, span_id, parent_span_id, end)
+
     def finish(self, records: int, documents: int, recheck: int | None) -> _TaskResult:
         """Return the task's results once every record was added."""
         self._release(alone=False)
@@ -656,25 +731,32 @@ class _Results:
             self.list.append(self._result(record, resource, scope, encoded))
             return
         index = record.location.index or 0
-        offset = self._shift.offset_nanos
         if isinstance(record, SpanData):
             run = self._run_for(Signal.TRACES, index, resource, scope, int(record.kind))
-            run.fields.append(scope_field(encoded))
-            run.keys += _pack_fingerprint(*span_fingerprint(record.trace_id, record.span_id))
-            if record.parent_span_id:
-                run.parents += _pack_fingerprint(*span_fingerprint(record.trace_id, record.parent_span_id))
-                run.has_parent.append(1)
-            else:
-                run.parents += _NO_PARENT
-                run.has_parent.append(0)
-            end = record.end_time_unix_nano
-            run.times.append(end + offset if end and offset else end)  # in range, because the message has it
+            trace_id, end = record.trace_id, record.end_time_unix_nano
+            self._add_span(run, encoded, trace_id, record.span_id, record.parent_span_id, end)
         else:
+            offset = self._shift.offset_nanos
             run = self._run_for(Signal.LOGS, index, resource, scope, 0)
             run.fields.append(scope_field(encoded))
             run.keys += _pack_fingerprint(*log_identity(record))
             time = record.time_unix_nano or record.observed_time_unix_nano
             run.times.append(time + offset if time and offset else time)
+
+    def _add_span(
+        self, run: _Columns, encoded: bytes, trace_id: int, span_id: int, parent_span_id: int, end: int
+    ) -> None:
+        """Add a span's columns to a run; `end` is its recorded end time, which the shift moves."""
+        run.fields.append(scope_field(encoded))
+        run.keys += _pack_fingerprint(*span_fingerprint(trace_id, span_id))
+        if parent_span_id:
+            run.parents += _pack_fingerprint(*span_fingerprint(trace_id, parent_span_id))
+            run.has_parent.append(1)
+        else:
+            run.parents += _NO_PARENT
+            run.has_parent.append(0)
+        offset = self._shift.offset_nanos
+        run.times.append(end + offset if end and offset else end)  # in range, because the message has it
 
     def _run_for(self, signal: Signal, index: int, resource: int, scope: int, kind: int) -> _Columns:
         """Return the run that a record continues, starting one if needed."""

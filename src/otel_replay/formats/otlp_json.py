@@ -554,7 +554,11 @@ def _read_records(
     convert = converter.converter_for(layout.signal)
     # Only the general path replaces lone surrogates, so their documents take it throughout.
     decode_plain = None if document.has_lone_surrogates else converter.plain_decoder(layout.signal)
+    take_plain = None if document.has_lone_surrogates else converter.plain_taker(layout.signal)
     for record_number, json_record in enumerate(json_records):
+        if take_plain is not None and take_plain(json_record, resource, scope):
+            converter.next_index += 1
+            continue
         record_field = f"{scope_field}.{layout.json_record_list}[{record_number}]"
         if decode_plain is not None:
             record = decode_plain(

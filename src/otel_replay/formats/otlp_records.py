@@ -43,6 +43,7 @@ __all__ = [
     "LAYOUTS",
     "UNSUPPORTED_FIELDS",
     "PlainDecoder",
+    "PlainTaker",
     "RecordConverter",
     "SharedKey",
     "SignalLayout",
@@ -54,6 +55,8 @@ SharedKey: TypeAlias = tuple[bytes, str]
 """A resource or scope as `RecordConverter` keys it: its serialized message and its schema URL."""
 
 PlainDecoder: TypeAlias = Callable[[object, ResourceData, ScopeData, Location], "Item | None"]
+PlainTaker: TypeAlias = Callable[[object, ResourceData, ScopeData], bool]
+"""Takes a plain record directly, with the next record index, and tells whether it did; see `plain_taker`."""
 """Decodes a parsed JSON record that is plain, with its resource, scope and location, or returns None."""
 
 
@@ -196,6 +199,16 @@ class RecordConverter:
         if signal is Signal.LOGS:
             return decode_plain_log
         return None  # metrics always take the general path
+
+    def plain_taker(self, signal: Signal) -> PlainTaker | None:
+        """Return a function that takes plain records of `signal` itself, or None when records are yielded.
+
+        A converter that gathers results on its own, such as a worker's, may take a plain record
+        without any item being built for it. The reader then yields nothing for that record and
+        moves on to the next index. For a record that the function does not take, the reader
+        goes on as without it.
+        """
+        return None
 
     def resource(self, pb2_resource: Any, schema_url: str, field: str) -> tuple[ResourceData, list[Notice]]:
         """Return the shared `ResourceData` for a resource, with notices the first time it is seen."""
