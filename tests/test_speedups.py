@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otel_replay import _speedups, plainlog, plainotlp, plainspan, speedups
+from otel_replay import _speedups, index, plainlog, plainotlp, plainspan, speedups
 from otel_replay.errors import RecordError
+from otel_replay.index import FingerprintTable
 from otel_replay.plainlog import PlainLogEncoder
 from otel_replay.plainotlp import PlainOtlpSpan, PlainOtlpSpanEncoder
 from otel_replay.plainspan import PlainSpan, PlainSpanEncoder
@@ -324,6 +325,60 @@ def test_native_takes_collector_span() -> None:
     scalars = [pair for pair in json_span["attributes"] if pair["key"] not in ("tags", "map")]  # type: ignore[union-attr]
 
     assert check_same_otlp({**json_span, "attributes": scalars, "kind": "SPAN_KIND_SERVER"}) is not None
+
+
+# Fingerprints from a small set, so that runs repeat some, with the all-zero one among them.
+WORD = st.integers(0, 2**64 - 1)
+table_fingerprints = st.lists(
+    st.one_of(st.tuples(st.integers(0, 3), st.integers(0, 3)), st.tuples(WORD, WORD)), max_size=1500
+)
+table_runs = st.lists(
+    st.tuples(st.sampled_from(["merge", "count", "add"]), table_fingerprints, st.integers(0, 7)), max_size=4
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(runs=table_runs)
+def test_native_table_loops_match_python(runs: list[tuple[str, list[tuple[int, int]], int]]) -> None:
+    """The compiled bulk loops leave the arrays and return the positions that the Python loops do."""
+    check_table_loops(runs)
+
+
+def test_native_table_loops_across_growth() -> None:
+    """Runs of thousands of new fingerprints, which grow the tables several times, give the Python loops' tables."""
+    fingerprints = [(number * 0x9E3779B97F4A7C15 % 2**64, number) for number in range(6000)]
+
+    check_table_loops([("merge", fingerprints, 1), ("count", fingerprints[::2], 3), ("add", fingerprints, 0)])
+
+
+def check_table_loops(runs: list[tuple[str, list[tuple[int, int]], int]]) -> None:
+    results = []
+    for compiled in (True, False):
+        with pytest.MonkeyPatch.context() as patch:
+            if not compiled:
+                patch.setattr(index, "table_update", None)
+                patch.setattr(index, "table_rehash", None)
+            bits, counts = FingerprintTable("B"), FingerprintTable()
+            returned: list[object] = []
+            for operation, fingerprints, number in runs:
+                if operation == "merge":
+                    returned.append(bits.merge_bits_many(iter(fingerprints), 1 << number))
+                elif operation == "count":
+                    returned.append(counts.count_many(fingerprints, number << 32))
+                else:
+                    counts.add_many(fingerprints)
+            tables = [(table._high, table._low, table._values, len(table)) for table in (bits, counts)]
+            results.append((returned, tables))
+
+    assert results[0] == results[1]
+
+
+def test_native_table_rejects_value_too_large() -> None:
+    """A value past a 1-byte table's range fails, as the Python array would."""
+    table = FingerprintTable("B")
+
+    with pytest.raises(OverflowError):
+        table.merge_bits_many([(1, 2)], 1 << 8)
 
 
 def test_state_names_compiled_encoders() -> None:

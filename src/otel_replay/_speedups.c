@@ -1,11 +1,12 @@
 /*
- * Compiled encoders for the workers' plain paths.
+ * Compiled encoders for the workers' plain paths, and the bulk loops of the fingerprint tables.
  *
- * Each function here does what one method of plainspan.py does, for the records that are
- * plain in the simplest way, and returns None for every other record. The Python method then
- * takes the record as before, so a record declined here is never lost, and the Python code
- * stays the reference: tests/test_speedups.py compares both on generated records, byte for
- * byte. A result is written only when every check of the Python method holds.
+ * Each encoder here does what a method of plainspan.py, plainlog.py or plainotlp.py does, for
+ * the records that are plain in the simplest way, and returns None for every other record.
+ * The Python method then takes the record as before, so a record declined here is never lost,
+ * and the Python code stays the reference: tests/test_speedups.py compares both on generated
+ * records, byte for byte. A result is written only when every check of the Python method
+ * holds. The table functions run the loops of index.FingerprintTable on its arrays.
  *
  * The module is optional. The package builds it when a C compiler is available (see
  * hatch_build.py), and runs the same pure-Python code without it.
@@ -1655,12 +1656,260 @@ static PyObject *encode_otlp_span(PyObject *module, PyObject *const *args, Py_ss
     return result;
 }
 
+/* ---- The bulk loops of index.FingerprintTable ---- */
+
+enum { MERGE_BITS = 0, COUNT = 1, ADD = 2 };
+
+/* A table's arrays, as index.FingerprintTable keeps them: two words per slot and a value of 1 or 8 bytes. */
+typedef struct {
+    Py_buffer highs;
+    Py_buffer lows;
+    Py_buffer values;
+    size_t capacity;
+} Table;
+
+static int table_open(Table *table, PyObject *highs, PyObject *lows, PyObject *values)
+{
+    memset(table, 0, sizeof(*table));
+    if (PyObject_GetBuffer(highs, &table->highs, PyBUF_WRITABLE) < 0) {
+        return -1;
+    }
+    if (PyObject_GetBuffer(lows, &table->lows, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&table->highs);
+        return -1;
+    }
+    if (PyObject_GetBuffer(values, &table->values, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&table->highs);
+        PyBuffer_Release(&table->lows);
+        return -1;
+    }
+    table->capacity = (size_t)table->highs.len / 8;
+    size_t value_size = table->capacity ? (size_t)table->values.len / table->capacity : 0;
+    if ((size_t)table->lows.len != table->capacity * 8 || (value_size != 1 && value_size != 8)
+        || (size_t)table->values.len != table->capacity * value_size
+        || (table->capacity & (table->capacity - 1)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "expected the arrays of one table, of a power-of-two capacity");
+        PyBuffer_Release(&table->highs);
+        PyBuffer_Release(&table->lows);
+        PyBuffer_Release(&table->values);
+        return -1;
+    }
+    return 0;
+}
+
+static void table_close(Table *table)
+{
+    PyBuffer_Release(&table->highs);
+    PyBuffer_Release(&table->lows);
+    PyBuffer_Release(&table->values);
+}
+
+static uint64_t table_value(const Table *table, size_t slot)
+{
+    if ((size_t)table->values.len == table->capacity) {
+        return ((const uint8_t *)table->values.buf)[slot];
+    }
+    uint64_t value;
+    memcpy(&value, (const char *)table->values.buf + 8 * slot, 8);
+    return value;
+}
+
+/* Store a value; the caller checks that it fits a table of 1-byte values. */
+static void table_set_value(Table *table, size_t slot, uint64_t value)
+{
+    if ((size_t)table->values.len == table->capacity) {
+        ((uint8_t *)table->values.buf)[slot] = (uint8_t)value;
+    }
+    else {
+        memcpy((char *)table->values.buf + 8 * slot, &value, 8);
+    }
+}
+
+/* The slot that holds the fingerprint, or the empty slot where it would go, as FingerprintTable._slot finds it. */
+static size_t table_slot(const Table *table, uint64_t high, uint64_t low)
+{
+    const uint64_t *highs = table->highs.buf;
+    const uint64_t *lows = table->lows.buf;
+    size_t mask = table->capacity - 1;
+    size_t slot = (size_t)((low ^ high) & mask);
+    while (1) {
+        if ((lows[slot] == low && highs[slot] == high) || (lows[slot] == 0 && highs[slot] == 0)) {
+            return slot;
+        }
+        slot = (slot + 1) & mask;
+    }
+}
+
+/* Read a fingerprint, a tuple of two unsigned 64-bit words; 0 on success, -1 with an exception set. */
+static int fingerprint_words(PyObject *fingerprint, uint64_t *high, uint64_t *low)
+{
+    if (!PyTuple_Check(fingerprint) || PyTuple_GET_SIZE(fingerprint) != 2) {
+        PyErr_SetString(PyExc_TypeError, "a fingerprint is a tuple of two 64-bit words");
+        return -1;
+    }
+    *high = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(fingerprint, 0));
+    if (*high == (uint64_t)-1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *low = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(fingerprint, 1));
+    if (*low == (uint64_t)-1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (*low == 0 && *high == 0) {
+        *low = 1;  /* the all-zero fingerprint is stored as (0, 1), since (0, 0) marks an empty slot */
+    }
+    return 0;
+}
+
+/*
+ * table_update(highs, lows, values, size, limit, fingerprints, mode, operand, position, positions)
+ *     -> (size, position, done)
+ *
+ * Run the loop of FingerprintTable.merge_bits_many (MERGE_BITS, with the bits as operand),
+ * count_many (COUNT, with the tag) or add_many (ADD) over the iterator `fingerprints`,
+ * appending to `positions` what the method returns. It stops after an insertion takes the
+ * size past `limit`, so that the table grows as the Python loop grows it; the caller grows
+ * the arrays and calls again with the same iterator, which `done` says is exhausted.
+ */
+static PyObject *table_update(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "table_update takes 10 arguments");
+        return NULL;
+    }
+    Py_ssize_t size = PyLong_AsSsize_t(args[3]);
+    Py_ssize_t limit = PyLong_AsSsize_t(args[4]);
+    PyObject *fingerprints = args[5];
+    long mode = PyLong_AsLong(args[6]);
+    uint64_t operand = PyLong_AsUnsignedLongLong(args[7]);
+    Py_ssize_t position = PyLong_AsSsize_t(args[8]);
+    PyObject *positions = args[9];
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!PyIter_Check(fingerprints) || !PyList_Check(positions) || mode < MERGE_BITS || mode > ADD) {
+        PyErr_SetString(PyExc_TypeError, "expected an iterator of fingerprints, a mode and a list of positions");
+        return NULL;
+    }
+    Table table;
+    if (table_open(&table, args[0], args[1], args[2]) < 0) {
+        return NULL;
+    }
+    uint64_t *highs = table.highs.buf;
+    uint64_t *lows = table.lows.buf;
+    int done = 0;
+    int failed = 0;
+    while (size <= limit) {
+        PyObject *fingerprint = PyIter_Next(fingerprints);
+        if (fingerprint == NULL) {
+            failed = PyErr_Occurred() != NULL;
+            done = 1;
+            break;
+        }
+        uint64_t high;
+        uint64_t low;
+        int words = fingerprint_words(fingerprint, &high, &low);
+        Py_DECREF(fingerprint);
+        if (words < 0) {
+            failed = 1;
+            break;
+        }
+        size_t slot = table_slot(&table, high, low);
+        uint64_t old = table_value(&table, slot);
+        uint64_t value;
+        int keep = 1;  /* store `value`, or report the position and leave the slot as it is */
+        if (mode == MERGE_BITS) {
+            keep = !(old & operand);
+            value = old | operand;
+        }
+        else if (mode == COUNT) {
+            keep = !old || old >> 32 == operand >> 32;
+            value = (old ? old : operand) + 1;
+        }
+        else {
+            value = old + 1;
+        }
+        if (!keep) {
+            PyObject *number = PyLong_FromSsize_t(position);
+            if (number == NULL || PyList_Append(positions, number) < 0) {
+                Py_XDECREF(number);
+                failed = 1;
+                break;
+            }
+            Py_DECREF(number);
+        }
+        else {
+            if ((size_t)table.values.len == table.capacity && value > 0xFF) {
+                PyErr_SetString(PyExc_OverflowError, "the value does not fit the table's 1-byte values");
+                failed = 1;
+                break;
+            }
+            table_set_value(&table, slot, value);
+            if (lows[slot] == 0 && highs[slot] == 0) {
+                highs[slot] = high;
+                lows[slot] = low;
+                size++;
+            }
+        }
+        position++;
+    }
+    table_close(&table);
+    if (failed) {
+        return NULL;
+    }
+    return Py_BuildValue("(nnO)", size, position, done ? Py_True : Py_False);
+}
+
+/* table_rehash(old_highs, old_lows, old_values, highs, lows, values): move every entry into a larger, empty table. */
+static PyObject *table_rehash(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "table_rehash takes 6 arguments");
+        return NULL;
+    }
+    Table old;
+    Table table;
+    if (table_open(&old, args[0], args[1], args[2]) < 0) {
+        return NULL;
+    }
+    if (table_open(&table, args[3], args[4], args[5]) < 0) {
+        table_close(&old);
+        return NULL;
+    }
+    const uint64_t *old_highs = old.highs.buf;
+    const uint64_t *old_lows = old.lows.buf;
+    uint64_t *highs = table.highs.buf;
+    uint64_t *lows = table.lows.buf;
+    size_t mask = table.capacity - 1;
+    for (size_t from = 0; from < old.capacity; from++) {
+        if (old_lows[from] == 0 && old_highs[from] == 0) {
+            continue;
+        }
+        size_t slot = (size_t)((old_lows[from] ^ old_highs[from]) & mask);
+        while (lows[slot] || highs[slot]) {  /* every fingerprint is distinct, so the first empty slot is its place */
+            slot = (slot + 1) & mask;
+        }
+        highs[slot] = old_highs[from];
+        lows[slot] = old_lows[from];
+        table_set_value(&table, slot, table_value(&old, from));
+    }
+    table_close(&old);
+    table_close(&table);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"encode_codemachine_span", (PyCFunction)(void (*)(void))encode_codemachine_span, METH_FASTCALL,
      "Return PlainSpanEncoder.encode_text's result for a parsed CodeMachine span, or None to leave it to Python."},
     {"encode_codemachine_log_message", (PyCFunction)(void (*)(void))encode_codemachine_log_message, METH_FASTCALL,
      "Return the recorded time, correlation IDs and LogRecord message of a parsed CodeMachine log record, "
      "or None to leave it to Python."},
+    {"table_update", (PyCFunction)(void (*)(void))table_update, METH_FASTCALL,
+     "Run a bulk update of a FingerprintTable's arrays; see index.py."},
+    {"table_rehash", (PyCFunction)(void (*)(void))table_rehash, METH_FASTCALL,
+     "Move a FingerprintTable's entries into larger arrays; see index.py."},
     {"encode_otlp_span", (PyCFunction)(void (*)(void))encode_otlp_span, METH_FASTCALL,
      "Return PlainOtlpSpanEncoder.encode's result for a parsed OTLP/JSON span, or None to leave it to Python."},
     {NULL, NULL, 0, NULL},

@@ -13,12 +13,18 @@ from array import array
 from collections.abc import Iterable, Iterator
 from typing import Final
 
+from otel_replay.speedups import table_rehash, table_update
+
 __all__ = ["FingerprintTable", "digest_fingerprint", "span_fingerprint"]
 
 _MASK64: Final = 2**64 - 1
 _MIX_HIGH: Final = 0x9E3779B97F4A7C15  # odd constants, so multiplying mixes the bits of a span ID bijectively
 _MIX_LOW: Final = 0xC2B2AE3D27D4EB4F
 _INITIAL_CAPACITY: Final = 1024  # slots, a power of two
+# The loops that the compiled `table_update` runs.
+_MERGE_BITS: Final = 0
+_COUNT: Final = 1
+_ADD: Final = 2
 _MAX_LOAD: Final = 0.7  # filled share of the slots above which the table doubles
 
 
@@ -94,6 +100,8 @@ class FingerprintTable:
 
         It does what `merge_bits` does for each fingerprint, in one call for a run of records.
         """
+        if table_update is not None:
+            return self._update_many(fingerprints, _MERGE_BITS, bits)
         found = []
         for position, (high, recorded_low) in enumerate(fingerprints):
             low = recorded_low or int(not high)
@@ -111,6 +119,8 @@ class FingerprintTable:
         A fingerprint not set yet gets the value ``tag | 1``, and one whose value has the same
         upper bits gets 1 added. The positions of the others are returned, their values unchanged.
         """
+        if table_update is not None:
+            return self._update_many(fingerprints, _COUNT, tag)
         others = []
         for position, (high, recorded_low) in enumerate(fingerprints):
             low = recorded_low or int(not high)
@@ -124,8 +134,27 @@ class FingerprintTable:
 
     def add_many(self, fingerprints: Iterable[tuple[int, int]]) -> None:
         """Add 1 to the value of each fingerprint, as `add` does for one."""
+        if table_update is not None:
+            self._update_many(fingerprints, _ADD, 1)
+            return
         for fingerprint in fingerprints:
             self.add(fingerprint)
+
+    def _update_many(self, fingerprints: Iterable[tuple[int, int]], mode: int, operand: int) -> list[int]:
+        """Run the loop of a bulk method in compiled code, growing the table where the Python loop grows it."""
+        assert table_update is not None
+        positions: list[int] = []
+        remaining = iter(fingerprints)
+        position = 0
+        while True:
+            limit = int(self._capacity * _MAX_LOAD)  # the compiled loop stops once the size passes it
+            arrays = (self._high, self._low, self._values)
+            self._size, position, done = table_update(
+                *arrays, self._size, limit, remaining, mode, operand, position, positions
+            )
+            if done:
+                return positions
+            self._grow()
 
     def _update(self, fingerprint: tuple[int, int], value: int, *, replace: bool) -> int:
         high, low = fingerprint
@@ -181,6 +210,9 @@ class FingerprintTable:
     def _grow(self) -> None:
         old_high, old_low, old_values = self._high, self._low, self._values
         self._allocate(self._capacity * 2)
+        if table_rehash is not None:
+            table_rehash(old_high, old_low, old_values, self._high, self._low, self._values)
+            return
         mask, lows, highs, values = self._mask, self._low, self._high, self._values
         for high, low, value in zip(old_high, old_low, old_values, strict=True):
             if not (low or high):

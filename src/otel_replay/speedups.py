@@ -1,15 +1,17 @@
-"""The compiled encoders (`_speedups.c`), where the package was built with them.
+"""The compiled encoders and table loops (`_speedups.c`), where the package was built with them.
 
 They give the same bytes as the plain encoders written in Python, which decide for every
-record they decline, and they are optional: a package built without a C compiler runs the
-Python encoders alone. ``OTEL_REPLAY_SPEEDUPS=off`` at run time turns them off, which helps
-to tell whether a problem lies in them.
+record they decline, and the same tables as the loops of `index.FingerprintTable`. They are
+optional: a package built without a C compiler runs the Python code alone.
+``OTEL_REPLAY_SPEEDUPS=off`` at run time turns them off, which helps to tell whether a
+problem lies in them.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -17,7 +19,14 @@ if TYPE_CHECKING:
     from otel_replay.plainotlp import PlainOtlpSpan
     from otel_replay.plainspan import PlainSpan
 
-__all__ = ["encode_codemachine_log_message", "encode_codemachine_span", "encode_otlp_span", "state"]
+__all__ = [
+    "encode_codemachine_log_message",
+    "encode_codemachine_span",
+    "encode_otlp_span",
+    "state",
+    "table_rehash",
+    "table_update",
+]
 
 _module: ModuleType | None
 try:
@@ -36,13 +45,24 @@ LogMessageEncoder: TypeAlias = Callable[[dict[str, Any], int], "tuple[int, bytes
 OtlpSpanEncoder: TypeAlias = Callable[[dict[str, Any], int], "PlainOtlpSpan | None"]
 """`PlainOtlpSpanEncoder.encode` for a parsed span and the shift."""
 
+TableUpdate: TypeAlias = (
+    "Callable[[array[int], array[int], array[int], int, int, Iterator[tuple[int, int]], int, int, int, list[int]],"
+    " tuple[int, int, bool]]"
+)
+"""The bulk loops of `index.FingerprintTable`, which says what they take."""
+TableRehash: TypeAlias = "Callable[[array[int], array[int], array[int], array[int], array[int], array[int]], None]"
+
 encode_codemachine_span: SpanEncoder | None = None
 encode_codemachine_log_message: LogMessageEncoder | None = None
 encode_otlp_span: OtlpSpanEncoder | None = None
+table_update: TableUpdate | None = None
+table_rehash: TableRehash | None = None
 if _module is not None and not _turned_off:
     encode_codemachine_span = _module.encode_codemachine_span
     encode_codemachine_log_message = _module.encode_codemachine_log_message
     encode_otlp_span = _module.encode_otlp_span
+    table_update = _module.table_update
+    table_rehash = _module.table_rehash
 
 
 def state() -> str:
