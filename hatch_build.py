@@ -55,7 +55,7 @@ class SpeedupsBuildHook(BuildHookInterface):
 
 
 def _compile(root: Path, output_dir: Path, *, inplace: bool) -> Path:
-    """Compile the extension with setuptools, which knows each platform's compiler and flags; return its path."""
+    """Compile the extension with setuptools, which finds each platform's compiler and flags, and return its path."""
     from setuptools import Distribution, Extension
     from setuptools.command.build_ext import build_ext
 

@@ -100,7 +100,7 @@ def test_native_reads_time_literals_like_python(text: str, shift: int) -> None:
     try:
         orjson.loads(text)
     except orjson.JSONDecodeError:
-        return  # the workers hand such texts back before either encoder sees them
+        return  # the workers hand such texts back to the main process before either encoder gets them
     check_same(text, shift)
 
 

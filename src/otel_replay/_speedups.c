@@ -187,7 +187,7 @@ static PyObject *KEY_NAME, *KEY_TRACE_ID, *KEY_SPAN_ID, *KEY_PARENT_SPAN_ID, *KE
 static PyObject *KEY_STATUS, *KEY_CODE, *KEY_MESSAGE, *KEY_ATTRIBUTES, *KEY_EVENTS, *KEY_TIME;
 static PyObject *KEY_TIMESTAMP, *KEY_SEVERITY_NUMBER, *KEY_SEVERITY_TEXT, *KEY_BODY, *KEY_TRACE_ATTRIBUTE, *KEY_SPAN_ATTRIBUTE;
 
-/* The value of `key` in `dict`, borrowed, or NULL where it is missing; lookups of str keys cannot fail. */
+/* The value of `key` in `dict`, borrowed, or NULL where it is missing. Comparing exact str keys cannot fail. */
 static PyObject *item(PyObject *dict, PyObject *key)
 {
     return PyDict_GetItemWithError(dict, key);

@@ -49,7 +49,7 @@ TableUpdate: TypeAlias = (
     "Callable[[array[int], array[int], array[int], int, int, Iterator[tuple[int, int]], int, int, int, list[int]],"
     " tuple[int, int, bool]]"
 )
-"""The bulk loops of `index.FingerprintTable`, which says what they take."""
+"""The bulk loops of `index.FingerprintTable`, whose `_update_many` and `_grow` pass the arguments."""
 TableRehash: TypeAlias = "Callable[[array[int], array[int], array[int], array[int], array[int], array[int]], None]"
 
 encode_codemachine_span: SpanEncoder | None = None
