@@ -408,11 +408,15 @@ def run_once(command: list[str], environment: dict[str, str], expected: int, tim
     )
 
 
-def replay_command(path: Path, batch_size: int, workers: int, extra: list[str]) -> list[str]:
+def replay_program() -> list[str]:
+    """Return the command that starts the installed CLI."""
     script = Path(sys.executable).parent / "otel-replay"
-    base = [str(script)] if script.is_file() else [sys.executable, "-m", "otel_replay"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "otel_replay"]
+
+
+def replay_command(path: Path, batch_size: int, workers: int, extra: list[str]) -> list[str]:
     options = ["--endpoint", "{url}", "--batch-size", str(batch_size), "--workers", str(workers), "--quiet"]
-    return [*base, "replay", str(path), *options, *extra]
+    return [*replay_program(), "replay", str(path), *options, *extra]
 
 
 def importer_command(runtime: str, importer: str, path: Path, kind: str) -> list[str]:
@@ -462,6 +466,12 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--workers", default="1,2", help="comma-separated otel-replay --workers values")
     parser.add_argument("--encoder", choices=["direct", "sdk"], default="direct", help="OTEL_REPLAY_ENCODER")
     parser.add_argument(
+        "--speedups",
+        choices=["on", "off"],
+        default="on",
+        help="off sets OTEL_REPLAY_SPEEDUPS=off, so the replay runs the Python encoders without the compiled module",
+    )
+    parser.add_argument(
         "--replay-option",
         action="append",
         default=[],
@@ -479,8 +489,14 @@ def parse_arguments() -> argparse.Namespace:
 def main() -> int:
     arguments = parse_arguments()
     workdir = arguments.workdir or Path(tempfile.mkdtemp(prefix="otel-replay-scaling-"))
-    environment = child_environment({"OTEL_REPLAY_ENCODER": arguments.encoder})
-    print(f"inputs in {workdir}; {os.cpu_count()} CPUs; load average {os.getloadavg()}", flush=True)
+    extra = {"OTEL_REPLAY_ENCODER": arguments.encoder}
+    if arguments.speedups == "off":
+        extra["OTEL_REPLAY_SPEEDUPS"] = "off"
+    environment = child_environment(extra)
+    version = subprocess.run(
+        [*replay_program(), "--version"], env=environment, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    print(f"{version}; inputs in {workdir}; {os.cpu_count()} CPUs; load average {os.getloadavg()}", flush=True)
     header = f"{'run':<34} {'records':>9} {'MB':>8} {'wall s':>8} {'min s':>8} {'CPU s':>8} {'peak MiB':>9}"
     print(f"{header} {'records/s':>10} {'MB/s':>7} {'sink CPU':>8} {'reqs':>6} ratio")
 
