@@ -43,7 +43,7 @@ class SpeedupsBuildHook(BuildHookInterface):
                 raise
             self.app.display_warning(
                 f"otel-replay is built without its compiled encoders ({error}); "
-                "it runs the same encoders in Python, about three times slower on large inputs"
+                "it runs the same encoders in Python, up to about 2.5 times slower on large inputs"
             )
             return
 

@@ -7,7 +7,9 @@ tests import the module directly rather than skip when it is missing.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -379,6 +381,22 @@ def test_native_table_rejects_value_too_large() -> None:
 
     with pytest.raises(OverflowError):
         table.merge_bits_many([(1, 2)], 1 << 8)
+
+
+@pytest.mark.parametrize(
+    ("setting", "version", "warned"),
+    [("off", "off (OTEL_REPLAY_SPEEDUPS=off)", False), ("auto", "on", False), ("of", "on", True)],
+)
+def test_setting_turns_off_or_warns(setting: str, version: str, *, warned: bool) -> None:
+    """OTEL_REPLAY_SPEEDUPS=off turns the module off at run time, and an unknown value gets a warning."""
+    environment = {**os.environ, "OTEL_REPLAY_SPEEDUPS": setting}
+    command = [sys.executable, "-m", "otel_replay"]
+
+    shown = subprocess.run([*command, "--version"], env=environment, capture_output=True, text=True, check=True)
+    helped = subprocess.run([*command, "replay", "--help"], env=environment, capture_output=True, text=True, check=True)
+
+    assert shown.stdout.strip().endswith(f"compiled encoders: {version}")
+    assert ("OTEL_REPLAY_SPEEDUPS='of' is not a known value" in helped.stderr) is warned
 
 
 def test_state_names_compiled_encoders() -> None:

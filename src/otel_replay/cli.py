@@ -59,6 +59,9 @@ def _root(
     ] = False,
 ) -> None:
     """Replay OpenTelemetry traces, logs and metrics from files into any OTLP endpoint, exactly as recorded."""
+    problem = speedups.setting_problem()
+    if problem is not None:
+        typer.echo(f"Warning: {problem}", err=True)
 
 
 PathsArgument = Annotated[

@@ -13,7 +13,7 @@ import os
 from array import array
 from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 if TYPE_CHECKING:
     from otel_replay.plainotlp import PlainOtlpSpan
@@ -23,6 +23,7 @@ __all__ = [
     "encode_codemachine_log_message",
     "encode_codemachine_span",
     "encode_otlp_span",
+    "setting_problem",
     "state",
     "table_rehash",
     "table_update",
@@ -34,7 +35,8 @@ try:
 except ImportError:  # built without a C compiler, or with OTEL_REPLAY_SPEEDUPS=off
     _module = None
 
-_turned_off = os.environ.get("OTEL_REPLAY_SPEEDUPS", "").strip().lower() == "off"
+_SETTING: Final = os.environ.get("OTEL_REPLAY_SPEEDUPS", "").strip().lower()
+_turned_off = _SETTING == "off"
 
 SpanEncoder: TypeAlias = Callable[[int, str, dict[str, object], int, "list[int] | None"], "PlainSpan | None"]
 """`PlainSpanEncoder.encode_text` for a record's text and its parsed JSON, with the shift and event times list."""
@@ -66,9 +68,19 @@ if _module is not None and not _turned_off:
 
 
 def state() -> str:
-    """Say whether the compiled encoders run, for --version and bug reports."""
+    """Describe whether the compiled encoders run, for --version and bug reports."""
     if _module is None:
         return "not built (the Python encoders run alone)"
     if _turned_off:
         return "off (OTEL_REPLAY_SPEEDUPS=off)"
     return "on"
+
+
+def setting_problem() -> str | None:
+    """Return a warning about an OTEL_REPLAY_SPEEDUPS value other than off, on or auto, or None."""
+    if _SETTING in ("", "off", "on", "auto", "required"):  # the build's values mean on at run time
+        return None
+    return (
+        f"OTEL_REPLAY_SPEEDUPS={_SETTING!r} is not a known value, so the compiled encoders stay {state()}; "
+        "set it to off to run the Python encoders alone"
+    )
