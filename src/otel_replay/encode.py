@@ -266,9 +266,16 @@ class RequestEncoder:
         # ResourceSpans and ResourceLogs, ScopeSpans and ScopeLogs, and the two requests
         # number their fields alike, so one function writes both signals.
         groups: dict[ResourceData, dict[InstrumentationScope | None, list[SpanData | LogData | EncodedMessage]]] = {}
+        last_resource: ResourceData | None = None
+        last_scope: ScopeData | None = None
+        group: list[SpanData | LogData | EncodedMessage] = []
         for record in records:
-            scope = self._sdk_scope(record.scope)
-            groups.setdefault(record.resource, {}).setdefault(scope, []).append(record)
+            # The records of a run share their resource and scope objects, so most records
+            # join the group of the record before them without a lookup.
+            if record.resource is not last_resource or record.scope is not last_scope:
+                last_resource, last_scope = record.resource, record.scope
+                group = groups.setdefault(last_resource, {}).setdefault(self._sdk_scope(last_scope), [])
+            group.append(record)
 
         out: list[bytes] = []
         for resource, scopes in groups.items():
