@@ -11,6 +11,7 @@ a warning by default. ``OTEL_REPLAY_SPEEDUPS`` chooses:
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ class SpeedupsBuildHook(BuildHookInterface):
             raise ValueError(msg)
 
         editable = version == "editable"
-        output_dir = Path(self.root) if editable else Path(tempfile.mkdtemp(prefix="otel-replay-build-"))
+        output_dir = Path(tempfile.mkdtemp(prefix="otel-replay-build-"))
+        self._temporary = output_dir
         try:
             built = _compile(Path(self.root), output_dir, inplace=editable)
         except Exception as error:
@@ -52,6 +54,11 @@ class SpeedupsBuildHook(BuildHookInterface):
         if not editable:
             # An editable install imports the module from src/, where it was built.
             build_data["force_include"][str(built)] = built.relative_to(output_dir).as_posix()
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        temporary = getattr(self, "_temporary", None)
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
 
 
 def _compile(root: Path, output_dir: Path, *, inplace: bool) -> Path:
@@ -71,11 +78,12 @@ def _compile(root: Path, output_dir: Path, *, inplace: bool) -> Path:
     os.chdir(root)  # setuptools resolves the sources and an in-place build from the current folder
     try:
         command = build_ext(distribution)
-        command.inplace = inplace
+        command.inplace = inplace  # an editable install imports the module from src/
+        command.force = True  # compile even where an earlier build looks up to date
         command.build_lib = str(output_dir)
-        command.build_temp = str(Path(tempfile.mkdtemp(prefix="otel-replay-temp-")))
+        command.build_temp = str(output_dir / "temp")
         command.ensure_finalized()
         command.run()
-        return (root if inplace else output_dir) / command.get_ext_filename(MODULE)
+        return root / command.get_ext_fullpath(MODULE)  # the in-place path for an editable install
     finally:
         os.chdir(previous)
