@@ -44,8 +44,8 @@ class SpeedupsBuildHook(BuildHookInterface):
             if mode == "required":
                 raise
             self.app.display_warning(
-                f"otel-replay is built without its compiled encoders ({error}); "
-                "it runs the same encoders in Python, up to about 2.5 times slower on large inputs"
+                "Warning: otel-replay is built without its compiled encoders, so it runs the same encoders "
+                f"in Python, up to about 2.5 times slower on large inputs. The compiler failed: {error}"
             )
             return
 

@@ -396,6 +396,7 @@ def test_setting_turns_off_or_warns(setting: str, version: str, *, warned: bool)
     helped = subprocess.run([*command, "replay", "--help"], env=environment, capture_output=True, text=True, check=True)
 
     assert shown.stdout.strip().endswith(f"compiled encoders: {version}")
+    assert ("OTEL_REPLAY_SPEEDUPS='of' is not a known value" in shown.stderr) is warned
     assert ("OTEL_REPLAY_SPEEDUPS='of' is not a known value" in helped.stderr) is warned
 
 

@@ -48,8 +48,15 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        _warn_about_speedups_setting()
         typer.echo(f"otel-replay {__version__}, compiled encoders: {speedups.state()}")
         raise typer.Exit
+
+
+def _warn_about_speedups_setting() -> None:
+    problem = speedups.setting_problem()
+    if problem is not None:
+        typer.echo(f"Warning: {problem}", err=True)
 
 
 @app.callback()
@@ -59,9 +66,7 @@ def _root(
     ] = False,
 ) -> None:
     """Replay OpenTelemetry traces, logs and metrics from files into any OTLP endpoint, exactly as recorded."""
-    problem = speedups.setting_problem()
-    if problem is not None:
-        typer.echo(f"Warning: {problem}", err=True)
+    _warn_about_speedups_setting()
 
 
 PathsArgument = Annotated[

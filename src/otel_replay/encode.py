@@ -25,11 +25,12 @@ from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otel_replay.errors import RecordError
+from otel_replay.index import span_fingerprint
 from otel_replay.model import (
     AnyValue,
     Attributes,
@@ -50,6 +51,8 @@ __all__ = [
     "EncodedRun",
     "EncodedSpan",
     "RequestEncoder",
+    "RunColumns",
+    "add_span_columns",
     "encode_event_attribute",
     "encode_link_attribute",
     "encode_log_attribute",
@@ -200,6 +203,31 @@ def scope_field(message: bytes) -> bytes:
     return _message(_LEN_2, message)
 
 
+class RunColumns(Protocol):
+    """The columns of an `EncodedRun` that a worker fills, one record at a time."""
+
+    fields: list[bytes]
+    keys: bytearray
+    parents: bytearray
+    has_parent: bytearray
+    times: array[int]
+
+
+def add_span_columns(
+    run: RunColumns, encoded: bytes, trace_id: int, span_id: int, parent_span_id: int, time: int
+) -> None:
+    """Append a span to a run's columns: its Span message, fingerprint, parent's fingerprint and `time`."""
+    run.fields.append(scope_field(encoded))
+    run.keys += _pack_fingerprint(*span_fingerprint(trace_id, span_id))
+    if parent_span_id:
+        run.parents += _pack_fingerprint(*span_fingerprint(trace_id, parent_span_id))
+        run.has_parent.append(1)
+    else:
+        run.parents += _NO_PARENT
+        run.has_parent.append(0)
+    run.times.append(time)
+
+
 def _field_header_size(field: bytes) -> int:
     """Return the size of the tag and length that open a length-delimited field of a one-byte tag."""
     size = 2
@@ -226,6 +254,8 @@ class SerializedRequest:
 
 
 FINGERPRINTS: Final = struct.Struct("<QQ")
+_pack_fingerprint: Final = FINGERPRINTS.pack
+_NO_PARENT: Final = bytes(FINGERPRINTS.size)
 """The layout of a 128-bit fingerprint in `EncodedRun.keys` and `EncodedRun.parents`: two 64-bit words."""
 
 _Encode = Callable[..., bytes]

@@ -36,7 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final, TypeAlias
 
-from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan, RequestEncoder, scope_field
+from otel_replay.encode import (
+    FINGERPRINTS,
+    EncodedLog,
+    EncodedRun,
+    EncodedSpan,
+    RequestEncoder,
+    add_span_columns,
+    scope_field,
+)
 from otel_replay.errors import RecordError
 from otel_replay.filters import RecordFilter
 from otel_replay.formats import otlp_json
@@ -44,7 +52,6 @@ from otel_replay.formats.compression import open_binary
 from otel_replay.formats.limits import guard_items, max_record_bytes, record_size_limit, too_deep
 from otel_replay.formats.otlp_plain import KINDS
 from otel_replay.formats.otlp_records import PlainDecoder, PlainTaker, RecordConverter, SharedKey, shared_key
-from otel_replay.index import span_fingerprint
 from otel_replay.model import (
     Item,
     Location,
@@ -747,16 +754,9 @@ class _Results:
         self, run: _Columns, encoded: bytes, trace_id: int, span_id: int, parent_span_id: int, end: int
     ) -> None:
         """Add a span's columns to a run; `end` is its recorded end time, which the shift moves."""
-        run.fields.append(scope_field(encoded))
-        run.keys += _pack_fingerprint(*span_fingerprint(trace_id, span_id))
-        if parent_span_id:
-            run.parents += _pack_fingerprint(*span_fingerprint(trace_id, parent_span_id))
-            run.has_parent.append(1)
-        else:
-            run.parents += _NO_PARENT
-            run.has_parent.append(0)
         offset = self._shift.offset_nanos
-        run.times.append(end + offset if end and offset else end)  # in range, because the message has it
+        sent_end = end + offset if end and offset else end  # in range, because the message has it
+        add_span_columns(run, encoded, trace_id, span_id, parent_span_id, sent_end)
 
     def _run_for(self, signal: Signal, index: int, resource: int, scope: int, kind: int) -> _Columns:
         """Return the run that a record continues, starting one if needed."""

@@ -36,12 +36,19 @@ from typing import Any, Final, TypeAlias, TypeVar
 import orjson
 
 from otel_replay import otlp_tasks
-from otel_replay.encode import FINGERPRINTS, EncodedLog, EncodedRun, EncodedSpan, RequestEncoder, scope_field
+from otel_replay.encode import (
+    FINGERPRINTS,
+    EncodedLog,
+    EncodedRun,
+    EncodedSpan,
+    RequestEncoder,
+    add_span_columns,
+    scope_field,
+)
 from otel_replay.errors import RecordError
 from otel_replay.filters import RecordFilter
 from otel_replay.formats import codemachine
 from otel_replay.formats.limits import guard, guard_items
-from otel_replay.index import span_fingerprint
 from otel_replay.model import (
     AnyValue,
     Item,
@@ -102,15 +109,7 @@ class _Run:
 
     def add_span(self, encoded: bytes, trace_id: int, span_id: int, parent_span_id: int, end: int) -> int:
         """Add a span's columns and return its position in the run."""
-        self.fields.append(scope_field(encoded))
-        self.keys += _pack_fingerprint(*span_fingerprint(trace_id, span_id))
-        if parent_span_id:
-            self.parents += _pack_fingerprint(*span_fingerprint(trace_id, parent_span_id))
-            self.has_parent.append(1)
-        else:
-            self.parents += _NO_PARENT
-            self.has_parent.append(0)
-        self.times.append(end)
+        add_span_columns(self, encoded, trace_id, span_id, parent_span_id, end)
         return len(self.fields) - 1
 
     def add_log(self, encoded: bytes, identity: tuple[int, int], time: int) -> None:
