@@ -3,7 +3,7 @@
 The package runs without them, on the same encoders written in Python, so a failed build is
 a warning by default. ``OTEL_REPLAY_SPEEDUPS`` chooses:
 
-- ``auto`` (the default): build them, or warn and go on without them;
+- ``auto`` (the default, also ``on``): build them, or warn and go on without them;
 - ``required``: fail the build if they cannot be built, as the test script does;
 - ``off``: do not build them.
 """
@@ -28,11 +28,11 @@ class SpeedupsBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
-        mode = os.environ.get("OTEL_REPLAY_SPEEDUPS", "auto").strip().lower()
+        mode = os.environ.get("OTEL_REPLAY_SPEEDUPS", "").strip().lower() or "auto"
         if mode == "off":
             return
-        if mode not in ("auto", "required"):
-            msg = f"OTEL_REPLAY_SPEEDUPS must be auto, required or off, not {mode!r}"
+        if mode not in ("auto", "on", "required"):
+            msg = f"OTEL_REPLAY_SPEEDUPS must be auto, on, required or off to build otel-replay, not {mode!r}"
             raise ValueError(msg)
 
         editable = version == "editable"
