@@ -76,7 +76,6 @@ TASK_CHARS: Final = 256 * 1024  # characters of whole lines per task: a few hund
 _LEADING_WHITESPACE: Final = re.compile(r"[ \t\r\n]*")  # what the reader skips between documents
 _MAX_HAND_BACKS: Final = 16  # times a file goes back to the workers after a line read in this process
 _pack_fingerprint: Final = FINGERPRINTS.pack
-_NO_PARENT: Final = bytes(FINGERPRINTS.size)
 _encoder: RequestEncoder | None = None  # one per worker process, which keeps its caches
 _span_encoder: PlainOtlpSpanEncoder | None = None  # the same
 
@@ -598,7 +597,9 @@ class _TaskConverter(RecordConverter):
         self, json_span: object, resource: ResourceData, scope: ScopeData, location: Location
     ) -> EncodedSpan | None:
         assert self._span_encoder is not None
-        encoded = self._span_encoder.encode(json_span, shift=self._shift)
+        # With a plain taker, the compiled encoder has seen the span already and declined it.
+        compiled = self.plain_taker(Signal.TRACES) is None
+        encoded = self._span_encoder.encode(json_span, shift=self._shift, compiled=compiled)
         if encoded is None:
             return None
         trace_id, span_id, parent_span_id, kind, name, start, end, message = encoded

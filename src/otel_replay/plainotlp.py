@@ -95,16 +95,17 @@ class PlainOtlpSpanEncoder:
         self._event_fields: _FieldCache = {}
         self._link_fields: _FieldCache = {}
 
-    def encode(self, json_span: object, *, shift: int = 0) -> PlainOtlpSpan | None:
+    def encode(self, json_span: object, *, shift: int = 0, compiled: bool = True) -> PlainOtlpSpan | None:
         """Return a plain span's fields and Span message as the two-step path would, or None when it is not plain.
 
         The message has every time moved by `shift` nanoseconds, as `timeshift.TimeShift` moves
         them, and a span with a time that the shift would move out of range is not plain. The
-        returned start and end times are the recorded ones.
+        returned start and end times are the recorded ones. A caller that already offered the
+        span to the compiled encoder passes `compiled=False`.
         """
         if type(json_span) is not dict or not json_span.keys() <= SPAN_KEYS:
             return None
-        if encode_otlp_span is not None:
+        if compiled and encode_otlp_span is not None:
             # The compiled encoder writes the same bytes and leaves every span it declines to the code below.
             span = encode_otlp_span(json_span, shift)
             if span is not None:

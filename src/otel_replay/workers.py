@@ -86,7 +86,6 @@ time shift in nanoseconds, and the signals to scan for times instead of decoding
 _T = TypeVar("_T")
 _EMPTY_SCOPE: Final = ScopeData()
 _pack_fingerprint: Final = FINGERPRINTS.pack
-_NO_PARENT: Final = bytes(FINGERPRINTS.size)
 _INTERNAL: Final = int(SpanKindCode.INTERNAL)
 _encoder: RequestEncoder | None = None  # one per worker process
 _plain_encoder: PlainSpanEncoder | None = None  # one per worker process
