@@ -134,7 +134,7 @@ def test_native_declines_odd_fields_or_matches(field: str, data: st.DataObject) 
 
 
 @pytest.mark.parametrize(
-    ("changes", "taken"),
+    ("changes", "accepted"),
     [
         ({}, True),
         ({"traceId": "0" * 32}, False),
@@ -154,7 +154,7 @@ def test_native_declines_odd_fields_or_matches(field: str, data: st.DataObject) 
         ({"startTime": Decimal("1796218006550.1234567")}, False),
     ],
 )
-def test_native_cases(changes: dict[str, object], taken: bool) -> None:
+def test_native_cases(changes: dict[str, object], accepted: bool) -> None:
     """Cases at the edges of what the compiled encoder takes, compared with the Python encoder."""
     json_span = {
         "name": "op",
@@ -168,7 +168,7 @@ def test_native_cases(changes: dict[str, object], taken: bool) -> None:
 
     native = check_same(text)
 
-    assert (native is not None) is taken
+    assert (native is not None) is accepted
 
 
 def test_native_declines_text_with_lone_surrogate() -> None:
@@ -264,8 +264,8 @@ def test_native_takes_bundled_logs() -> None:
         records += json.loads(path.read_text())["logs"]
 
     assert len(records) > 20
-    taken = [check_same_log(record) is not None for record in records]
-    assert sum(taken) > len(records) // 2
+    encoded = [check_same_log(record) is not None for record in records]
+    assert sum(encoded) > len(records) // 2
 
 
 def python_otlp_encode(json_span: object, shift: int = 0) -> PlainOtlpSpan | None:
@@ -392,12 +392,14 @@ def test_setting_turns_off_or_warns(setting: str, version: str, *, warned: bool)
     environment = {**os.environ, "OTEL_REPLAY_SPEEDUPS": setting}
     command = [sys.executable, "-m", "otel_replay"]
 
-    shown = subprocess.run([*command, "--version"], env=environment, capture_output=True, text=True, check=True)
-    helped = subprocess.run([*command, "replay", "--help"], env=environment, capture_output=True, text=True, check=True)
+    version_run = subprocess.run([*command, "--version"], env=environment, capture_output=True, text=True, check=True)
+    help_run = subprocess.run(
+        [*command, "replay", "--help"], env=environment, capture_output=True, text=True, check=True
+    )
 
-    assert shown.stdout.strip().endswith(f"compiled encoders: {version}")
-    assert ("OTEL_REPLAY_SPEEDUPS='of' is not a known value" in shown.stderr) is warned
-    assert ("OTEL_REPLAY_SPEEDUPS='of' is not a known value" in helped.stderr) is warned
+    assert version_run.stdout.strip().endswith(f"compiled encoders: {version}")
+    assert ("OTEL_REPLAY_SPEEDUPS='of' is not a known value" in version_run.stderr) is warned
+    assert ("OTEL_REPLAY_SPEEDUPS='of' is not a known value" in help_run.stderr) is warned
 
 
 def test_state_names_compiled_encoders() -> None:

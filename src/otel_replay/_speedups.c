@@ -187,7 +187,10 @@ static PyObject *KEY_NAME, *KEY_TRACE_ID, *KEY_SPAN_ID, *KEY_PARENT_SPAN_ID, *KE
 static PyObject *KEY_STATUS, *KEY_CODE, *KEY_MESSAGE, *KEY_ATTRIBUTES, *KEY_EVENTS, *KEY_TIME;
 static PyObject *KEY_TIMESTAMP, *KEY_SEVERITY_NUMBER, *KEY_SEVERITY_TEXT, *KEY_BODY, *KEY_TRACE_ATTRIBUTE, *KEY_SPAN_ATTRIBUTE;
 
-/* The value of `key` in `dict`, borrowed, or NULL where it is missing. Comparing exact str keys cannot fail. */
+/*
+ * The value of `key` in `dict`, borrowed, or NULL where it is missing. The keys here are exact
+ * str objects, and the dicts come from JSON, so the lookup cannot raise.
+ */
 static PyObject *item(PyObject *dict, PyObject *key)
 {
     return PyDict_GetItemWithError(dict, key);
@@ -307,8 +310,8 @@ static int integer_time(PyObject *value, uint64_t *unix_nano)
 
 /*
  * A float time, read from the literal at `position` in the text. The literal must be a plain
- * decimal with at most 6 fraction digits that gives the same float; others are left to the
- * Python path, which also takes literals in other forms.
+ * decimal with at most 6 fraction digits that gives the same float. Other literals are left to
+ * the Python path, which also reads exponents and longer fractions.
  */
 static int literal_time(const TextTimes *times, size_t position, double value, uint64_t *unix_nano)
 {
@@ -1725,7 +1728,7 @@ static void table_set_value(Table *table, size_t slot, uint64_t value)
     }
 }
 
-/* The slot that holds the fingerprint, or the empty slot where it would go, as FingerprintTable._slot finds it. */
+/* The slot that contains the fingerprint, or the empty slot where it would go, as FingerprintTable._slot finds it. */
 static size_t table_slot(const Table *table, uint64_t high, uint64_t low)
 {
     const uint64_t *highs = table->highs.buf;
@@ -1768,8 +1771,8 @@ static int fingerprint_words(PyObject *fingerprint, uint64_t *high, uint64_t *lo
  * Run the loop of FingerprintTable.merge_bits_many (MERGE_BITS, with the bits as operand),
  * count_many (COUNT, with the tag) or add_many (ADD) over the iterator `fingerprints`,
  * appending to `positions` what the method returns. It stops after an insertion takes the
- * size past `limit`, so that the table grows as the Python loop grows it; the caller grows
- * the arrays and calls again with the same iterator, which `done` says is exhausted.
+ * size past `limit`, so that the table grows where the Python loop grows it. The caller then
+ * grows the arrays and calls again with the same iterator, until `done` is true.
  */
 static PyObject *table_update(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {

@@ -236,7 +236,7 @@ class BatchSender:
 def _size(batch: list[object]) -> int:
     """Return the number of records in a batch: data points for metrics, else objects."""
     if not batch or not isinstance(batch[0], MetricData):
-        return len(batch)  # a batch holds records of one signal
+        return len(batch)  # a batch contains records of one signal
     return sum(len(record.points) if isinstance(record, MetricData) else 1 for record in batch)
 
 

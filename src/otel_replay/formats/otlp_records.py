@@ -56,7 +56,7 @@ SharedKey: TypeAlias = tuple[bytes, str]
 
 PlainDecoder: TypeAlias = Callable[[object, ResourceData, ScopeData, Location], "Item | None"]
 PlainTaker: TypeAlias = Callable[[object, ResourceData, ScopeData], bool]
-"""Takes a plain record directly, with the next record index, and tells whether it did; see `plain_taker`."""
+"""Take a plain record directly, at the next record index, and return whether it did; see `plain_taker`."""
 """Decodes a parsed JSON record that is plain, with its resource, scope and location, or returns None."""
 
 
